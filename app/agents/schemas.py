@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.schemas import Attributes, Id, SkillLevel, SkillName, Strict
+
+
+class Channel(StrEnum):
+    voice = "voice"
+    chat = "chat"
+    email = "email"
+    video = "video"
+    callback = "callback"
+
+
+class AgentState(StrEnum):
+    offline = "offline"
+    away = "away"
+    available = "available"
+    reserved = "reserved"
+    busy = "busy"
+    wrap_up = "wrap_up"
+
+
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class AgentConfig(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    skills: Annotated[dict[SkillName, SkillLevel], Field(max_length=100)] = {}
+    queues: Annotated[list[Id], Field(max_length=100, description="Empty: every queue.")] = []
+    capacity: Annotated[dict[Channel, Annotated[int, Field(ge=1, le=50)]],
+                        Field(description="Calls at once per channel.")] = {Channel.voice: 1}
+    attributes: Attributes = {}
+
+
+class PendingState(BaseModel):
+    state: AgentState
+    reason: str | None = None
+
+
+class Agent(AgentConfig):
+    id: str
+    version: int
+    state: AgentState
+    reason: str | None = None
+    idle_since: datetime | None = Field(None, description="When the agent last became available.")
+    state_since: datetime | None = None
+    call_id: str | None = None
+    offer_id: str | None = None
+    missed_offers_in_row: int = 0
+    pending: PendingState | None = Field(
+        None, description="A state asked for with after_call, applied when the call ends.")
+
+
+class AgentList(BaseModel):
+    agents: list[Agent]
+
+
+class AgentStateChange(Strict):
+    state: Literal["available", "away", "offline"]
+    reason: Reason | None = None
+    after_call: bool = Field(
+        False, description="While busy: apply the state when the call (and wrap-up) ends.")

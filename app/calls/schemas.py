@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from app.agents.schemas import Channel
+from app.schemas import Attributes, Id, Priority, Requirement, Requirements, Strict
+
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Text = Annotated[str, StringConstraints(max_length=200)]
+
+
+class CallState(StrEnum):
+    queued = "queued"
+    offered = "offered"
+    connected = "connected"
+    completed = "completed"
+    abandoned = "abandoned"
+    timed_out = "timed_out"
+
+
+class WaitingReason(StrEnum):
+    no_agent_logged_in = "no-agent-logged-in"
+    no_eligible_agent = "no-eligible-agent"
+    all_eligible_busy = "all-eligible-busy"
+    preferred_agent_hold = "preferred-agent-hold"
+
+
+class Caller(Strict):
+    number: Annotated[str, StringConstraints(max_length=64)] | None = None
+    name: Text | None = None
+    customer_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class CallCreate(Strict):
+    queue: Id
+    external_id: ExternalId | None = Field(
+        None, description="The front-end's id; the same id again returns the existing call.")
+    priority: Priority = 0
+    channel: Channel = Channel.voice
+    caller: Caller = Caller()
+    requirements: Requirements = []
+    attributes: Attributes = {}
+
+
+class CallPatch(Strict):
+    priority: Priority | None = None
+    requirements: Requirements | None = None
+    attributes: Attributes | None = Field(
+        None, description="Merged into the call's attributes; a null value removes a key.")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CallPatch:
+        if self.priority is None and self.requirements is None and self.attributes is None:
+            raise ValueError("give at least one of priority, requirements, attributes")
+        return self
+
+
+class OfferAnswer(Strict):
+    offer_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Reject(OfferAnswer):
+    reason: Text | None = None
+
+
+class Complete(Strict):
+    resolved: bool | None = None
+    disposition: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    csat: Annotated[int, Field(ge=1, le=5)] | None = None
+
+
+class Transfer(Strict):
+    queue: Id | None = None
+    agent_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Transfer:
+        if (self.queue is None) == (self.agent_id is None):
+            raise ValueError("give exactly one of queue, agent_id")
+        return self
+
+
+class OfferView(BaseModel):
+    id: str
+    agent_id: str
+    offered_at: datetime
+    expires_at: datetime
+
+
+class Waiting(BaseModel):
+    reason: WaitingReason
+    agents_logged_in: int = Field(description="Members of the queue not offline.")
+    agents_eligible: int = Field(description="Of those, meeting the queue's and call's needs.")
+    agents_eligible_available: int
+
+
+class CallView(BaseModel):
+    id: str
+    external_id: str | None
+    queue: str
+    state: CallState
+    priority: int
+    channel: Channel
+    caller: Caller
+    requirements: list[Requirement]
+    attributes: dict[str, object]
+    position: int | None = Field(description="1 = next; null unless queued.")
+    estimated_wait_s: float | None
+    waiting_reason: WaitingReason | None
+    waiting: Waiting | None
+    offer: OfferView | None
+    agent_id: str | None = Field(description="The agent on the call (connected, completed).")
+    transfer_agent_id: str | None = Field(description="Waiting for this agent (transfer).")
+    arrived_at: datetime
+    queued_at: datetime = Field(description="When it entered its current queue.")
+    connected_at: datetime | None
+    ended_at: datetime | None
+    talk_s: float | None
+    transfers: int
+    overflows: int
+    missed_offers: int
+    resolved: bool | None
+    disposition: str | None
+    csat: int | None
+
+
+class CallList(BaseModel):
+    calls: list[CallView]

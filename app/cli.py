@@ -1,0 +1,123 @@
+"""`switchboard`: serve, tenants create, openapi, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from app.settings import Settings
+
+SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
+
+
+def _spec() -> str:
+    from app.main import create_app
+
+    return json.dumps(create_app(Settings()).openapi(), indent=2, sort_keys=True) + "\n"
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    spec = _spec()
+    if args.write:
+        SPEC.parent.mkdir(exist_ok=True)
+        SPEC.write_text(spec)
+        print(f"wrote {SPEC}")
+    elif args.check:
+        if not SPEC.exists() or json.loads(SPEC.read_text()) != json.loads(spec):
+            print(f"{SPEC} differs from the served spec: run `switchboard openapi --write` "
+                  "and commit it.", file=sys.stderr)
+            return 1
+        print("openapi/openapi.json matches the served spec")
+    else:
+        sys.stdout.write(spec)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
+                log_level="warning", access_log=False,
+                timeout_graceful_shutdown=args.graceful_timeout_s)
+    return 0
+
+
+async def _create_tenant(tenant_id: str, name: str | None, clock: str) -> None:
+    from app.clock import ClockMode
+    from app.main import close_runtime, open_runtime
+    from app.tenants.schemas import TenantCreate
+    from app.tenants.service import create_tenant
+
+    rt = await open_runtime(Settings())
+    try:
+        created = await create_tenant(rt, TenantCreate(id=tenant_id, name=name,
+                                                       clock=ClockMode(clock)))
+    finally:
+        await close_runtime(rt)
+    print(created.model_dump_json(indent=2))
+
+
+def cmd_tenants_create(args: argparse.Namespace) -> int:
+    from app.errors import SwitchboardError
+
+    try:
+        asyncio.run(_create_tenant(args.id, args.name, args.clock))
+    except SwitchboardError as e:
+        print(f"error: {e.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from app.db.migrate import downgrade, upgrade
+
+    url = Settings().database_url
+    if args.downgrade:
+        asyncio.run(downgrade(url, args.downgrade))
+    else:
+        asyncio.run(upgrade(url, args.revision))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--graceful-timeout-s", type=int, default=20,
+                       help="on SIGTERM, how long in-flight requests may finish")
+    serve.set_defaults(func=cmd_serve)
+
+    tenants = sub.add_parser("tenants", help="manage tenants")
+    tsub = tenants.add_subparsers(dest="tenants_command", required=True)
+    create = tsub.add_parser("create", help="create a tenant; prints its first admin key")
+    create.add_argument("id")
+    create.add_argument("--name")
+    create.add_argument("--clock", choices=["wall", "manual"], default="wall")
+    create.set_defaults(func=cmd_tenants_create)
+
+    spec = sub.add_parser("openapi", help="print the OpenAPI document")
+    mode = spec.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write openapi/openapi.json")
+    mode.add_argument("--check", action="store_true", help="fail if openapi.json differs")
+    spec.set_defaults(func=cmd_openapi)
+
+    migrate = sub.add_parser("migrate", help="upgrade the SQL schema (Alembic)")
+    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION")
+    migrate.set_defaults(func=cmd_migrate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""SQL storage: configuration and history. The only package that speaks SQL."""

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.deps import EventReader, RuntimeDep
+from app.events import service
+from app.events.schemas import EventPage
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+
+@router.get("", summary="Read the event stream after an id")
+async def events(
+    rt: RuntimeDep, who: EventReader,
+    after: Annotated[str | None, Query(pattern=r"^\d{1,20}-\d{1,20}$",
+                                       description="An event id; omit to start at the oldest.")]
+    = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPage:
+    return await service.page(rt, who.tenant, after, limit)

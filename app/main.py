@@ -1,0 +1,165 @@
+"""The application: `create_app(settings)` and its lifespan, the only place resources are made."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.agents.endpoints import router as agents_router
+from app.auth import KeyCache
+from app.calls.endpoints import router as calls_router
+from app.clock import SystemClock, WallClock
+from app.db import repositories as repo
+from app.db.engine import open_database
+from app.db.migrate import upgrade
+from app.deps import RuntimeDep
+from app.errors import PROBLEM_JSON, SwitchboardError, problem
+from app.events.endpoints import router as events_router
+from app.limits import BodyLimit
+from app.logs import configure_logging
+from app.queues.endpoints import router as queues_router
+from app.routing.dispatcher import Dispatcher
+from app.routing.registry import StrategyRegistry
+from app.runtime import Runtime
+from app.settings import Settings
+from app.store.connection import open_redis
+from app.store.scripts import Store
+from app.tenants.endpoints import router as tenants_router
+from app.timers.background import Background
+from app.timers.endpoints import router as clock_router
+
+log = structlog.get_logger("switchboard")
+
+DESCRIPTION = """Switchboard routes calls to agents: telephony front-ends post arrivals,
+agent desktops set states, and Switchboard offers each call to the right agent, atomically.
+Errors are RFC 9457 `application/problem+json` with a stable `type`."""
+
+
+async def open_runtime(settings: Settings, clock: WallClock | None = None) -> Runtime:
+    clock = clock or SystemClock()
+    if settings.auto_migrate:
+        await upgrade(settings.database_url)
+    db = open_database(settings.database_url)
+    redis = open_redis(settings.redis_url)
+    strategies = StrategyRegistry.discover()
+    store = Store(redis, clock, events_max_len=settings.events_max_len,
+                  candidate_limit=settings.candidate_limit)
+    rt = Runtime(settings, clock, redis, db, store, strategies, Dispatcher(store, strategies),
+                 KeyCache(clock, settings.api_key_cache_ttl_s))
+    try:
+        await _check_strategies(rt)
+    except BaseException:
+        await close_runtime(rt)
+        raise
+    return rt
+
+
+async def close_runtime(rt: Runtime) -> None:
+    await rt.redis.aclose()
+    await rt.db.dispose()
+
+
+async def _check_strategies(rt: Runtime) -> None:
+    """A queue naming a strategy that is not installed stops the start, loudly."""
+    async with rt.db.sessions() as session:
+        for tenant in await repo.list_tenants(session):
+            for q in await repo.list_configs(session, "queue", tenant.id):
+                name = str(q.config.get("strategy", "longest-idle"))
+                if name not in rt.strategies.names:
+                    raise RuntimeError(
+                        f"queue {q.id!r} of tenant {tenant.id!r} uses strategy {name!r}, which "
+                        f"is not installed; installed: {', '.join(rt.strategies.names)}")
+
+
+def _problem(status: int, slug: str, title: str, detail: str, **extra: object) -> JSONResponse:
+    return JSONResponse(problem(status, slug, title, detail, **extra), status_code=status,
+                        media_type=PROBLEM_JSON)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SwitchboardError)
+    async def switchboard_error(_: Request, exc: SwitchboardError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, media_type=PROBLEM_JSON)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"],
+                   "type": e["type"]} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return _problem(422, "validation-error", "Invalid request", detail, errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        slugs = {404: "route-not-found", 405: "method-not-allowed"}
+        return _problem(exc.status_code, slugs.get(exc.status_code, "http-error"),
+                        str(exc.detail), str(exc.detail))
+
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        backend = "Redis" if isinstance(exc, RedisConnectionError | RedisTimeoutError) else "SQL"
+        log.warning("backend unavailable", backend=backend, error=str(exc))
+        return _problem(503, "backend-unavailable", "Backend unavailable",
+                        f"{backend} is unreachable; retry shortly.", backend=backend)
+
+    for exc_type in (RedisConnectionError, RedisTimeoutError, OperationalError, DBAPIError):
+        app.add_exception_handler(exc_type, unavailable)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return _problem(500, "internal-error", "Internal error",
+                        "An unexpected error; it has been logged.")
+
+
+def create_app(settings: Settings | None = None, clock: WallClock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = await open_runtime(settings, clock)
+        app.state.runtime = rt
+        background = Background(rt)
+        if settings.project_on_start:
+            await background.project_all()
+        if settings.background_tasks:
+            background.start()
+        log.info("switchboard started", redis=settings.redis_url.split("@")[-1])
+        try:
+            yield
+        finally:
+            await background.stop()
+            await close_runtime(rt)
+            log.info("switchboard stopped")
+
+    app = FastAPI(title="Switchboard", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    _install_error_handlers(app)
+    for router in (tenants_router, queues_router, agents_router, calls_router, events_router,
+                   clock_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Redis and SQL reachable, scripts loaded")
+    async def readyz(rt: RuntimeDep) -> dict[str, str]:
+        await rt.redis.ping()
+        async with rt.db.sessions() as session:
+            await session.execute(text("SELECT 1"))
+        await rt.store.load()
+        return {"status": "ready"}
+
+    return app

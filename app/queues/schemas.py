@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from app.schemas import Id, Requirements, Strict
+
+Seconds = Annotated[float, Field(gt=0, le=86_400)]
+
+
+class ServiceLevel(Strict):
+    threshold_s: Seconds = 20
+    target: Annotated[float, Field(gt=0, lt=1)] = 0.8
+
+
+class QueueConfig(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    strategy: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "longest-idle"
+    requirements: Requirements = []
+    priority_weight_s: Seconds | None = Field(
+        None, description="Seconds of waiting one priority point is worth; null = strict.")
+    max_wait_s: Seconds | None = Field(
+        None, description="Longest wait in this queue (from entering it); null = no limit.")
+    overflow_queue: Id | None = None
+    max_size: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    offer_timeout_s: Annotated[float, Field(gt=0, le=3_600)] = 20
+    auto_accept: bool = False
+    wrap_up_s: Annotated[float, Field(ge=0, le=3_600)] = 0
+    max_missed_offers: Annotated[int, Field(ge=1, le=100)] | None = Field(
+        None, description="Missed offers in a row that send an agent away; null = never.")
+    service_level: ServiceLevel = ServiceLevel()
+
+    @model_validator(mode="after")
+    def _overflow_needs_wait(self) -> QueueConfig:
+        if self.overflow_queue is not None and self.max_wait_s is None:
+            raise ValueError("overflow_queue needs max_wait_s (when to overflow)")
+        return self
+
+
+class Queue(QueueConfig):
+    id: str
+    version: int
+
+
+class QueueList(BaseModel):
+    queues: list[Queue]

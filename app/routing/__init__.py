@@ -1,0 +1,1 @@
+"""The routing core: strategies decide (pure), the dispatcher commits through the store."""

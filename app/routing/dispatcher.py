@@ -1,0 +1,123 @@
+"""The dispatcher: asks a strategy, commits through one script, retries a lost race.
+
+A wake-up (a call or an agent that became routable) arrives with the other side's best
+candidates, read in the same atomic step. The strategy picks; `claim` commits only if the call
+still waits and the agent is still free. A lost race tries the next candidate; when a page of
+candidates is used up, a fresh page is read. Nothing here waits on anything but Redis.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from app.routing.eligibility import eligible
+from app.routing.records import AgentSnapshot, CallRecord
+from app.routing.registry import StrategyRegistry
+from app.routing.strategy import Strategy, by_rank
+from app.store.records import AgentWake, CallWake, Reply, Wake
+from app.store.scripts import Store
+
+MAX_PAGES = 8  # fresh candidate pages per wake-up before the reconciler takes over
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What routing did: the offers committed (by call id) and the races lost."""
+
+    offered: dict[str, CallRecord] = field(default_factory=dict)
+    conflicts: int = 0
+
+
+class Dispatcher:
+    def __init__(self, store: Store, strategies: StrategyRegistry) -> None:
+        self.store = store
+        self.strategies = strategies
+
+    async def settle(self, tenant: str, wakes: Iterable[Wake], now_ms: int) -> Outcome:
+        outcome = Outcome()
+        pending: deque[Wake] = deque(wakes)
+        while pending:
+            wake = pending.popleft()
+            if isinstance(wake, CallWake):
+                reply = await self._route_call(tenant, wake, now_ms, outcome)
+            else:
+                reply = await self._route_agent(tenant, wake, now_ms, outcome)
+            if reply is not None and reply.call is not None:
+                outcome.offered[reply.call.id] = reply.call
+                pending.extend(reply.wake)
+        return outcome
+
+    async def _claim(self, tenant: str, call: CallRecord, agent: AgentSnapshot) -> Reply:
+        return await self.store.run(
+            "claim", tenant, {"call_id": call.id, "agent_id": agent.id, "queue": call.queue},
+            queues=[call.queue], agent=agent.id,
+        )
+
+    async def _route_call(
+        self, tenant: str, wake: CallWake, now_ms: int, outcome: Outcome
+    ) -> Reply | None:
+        strategy = self.strategies.get(wake.strategy)
+        call, agents, offset = wake.call, wake.agents, 0
+        for _ in range(MAX_PAGES):
+            candidates = [a for a in agents if eligible(call, a)]
+            lost = False
+            while candidates:
+                pick = strategy.pick_agent(call, candidates, now_ms)
+                if pick is None:
+                    return None
+                reply = await self._claim(tenant, call, pick)
+                if reply.error is None:
+                    return reply
+                outcome.conflicts += 1
+                if reply.details.get("side") == "call":
+                    return None
+                candidates.remove(pick)
+                lost = True
+            if not lost and len(agents) < self.store.candidate_limit:
+                return None  # every available agent was looked at
+            offset = 0 if lost else offset + self.store.candidate_limit
+            fresh = await self.store.run("peek", tenant, {"call_id": call.id, "offset": offset},
+                                         queues=[call.queue])
+            page = next((w for w in fresh.wake if isinstance(w, CallWake)), None)
+            if page is None:
+                return None
+            call, agents = page.call, page.agents
+        return None
+
+    async def _route_agent(
+        self, tenant: str, wake: AgentWake, now_ms: int, outcome: Outcome
+    ) -> Reply | None:
+        agent, calls, offset = wake.agent, wake.calls, 0
+        for _ in range(MAX_PAGES):
+            candidates = {c.id: c for c in calls if eligible(c, agent)}
+            lost = False
+            while candidates:
+                pick = self._strategy_for(wake, candidates.values()).pick_call(
+                    agent, list(candidates.values()), now_ms)
+                if pick is None:
+                    return None
+                reply = await self._claim(tenant, pick, agent)
+                if reply.error is None:
+                    return reply
+                outcome.conflicts += 1
+                if reply.details.get("side") == "agent":
+                    return None
+                del candidates[pick.id]
+                lost = True
+            if not lost and len(calls) < self.store.candidate_limit:
+                return None
+            offset = 0 if lost else offset + self.store.candidate_limit
+            fresh = await self.store.run("peek", tenant, {"agent_id": agent.id, "offset": offset},
+                                         agent=agent.id)
+            page = next((w for w in fresh.wake if isinstance(w, AgentWake)), None)
+            if page is None:
+                return None
+            wake, agent, calls = page, page.agent, page.calls
+        return None
+
+    def _strategy_for(self, wake: AgentWake, calls: Iterable[CallRecord]) -> Strategy:
+        """Across queues, the strategy of the queue holding the best-ranked eligible call."""
+        head = min(calls, key=by_rank)
+        return self.strategies.get(wake.strategies.get(head.queue, "longest-idle"))

@@ -1,0 +1,114 @@
+"""The records a strategy decides on: a call and its candidate agents, as plain data.
+Lua's cjson writes an empty list as `{}`, so lists are read with `_list`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+
+def as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def opt_int(value: object) -> int | None:
+    return None if value is None else round(cast(float, value))
+
+
+def opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    skill: str
+    min_level: int
+
+
+def requirements(value: object) -> tuple[Requirement, ...]:
+    return tuple(Requirement(str(r["skill"]), int(r["min_level"])) for r in as_list(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    id: str
+    agent_id: str
+    offered_ms: int
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """A call as Redis holds it (DESIGN §3.4)."""
+
+    id: str
+    queue: str
+    state: str
+    priority: int
+    rank: float
+    arrived_ms: int
+    entered_ms: int
+    channel: str = "voice"
+    external_id: str | None = None
+    caller: dict[str, Any] = field(default_factory=dict)
+    requirements: tuple[Requirement, ...] = ()
+    attributes: dict[str, Any] = field(default_factory=dict)
+    offer: Offer | None = None
+    agent_id: str | None = None
+    target_agent: str | None = None
+    connected_ms: int | None = None
+    ended_ms: int | None = None
+    talk_ms: int | None = None
+    transfers: int = 0
+    overflows: int = 0
+    requeues: int = 0
+    missed_offers: int = 0
+    resolved: bool | None = None
+    disposition: str | None = None
+    csat: int | None = None
+    accepted_offer_id: str | None = None
+
+    @classmethod
+    def parse(cls, raw: str | dict[str, Any]) -> CallRecord:
+        d = json.loads(raw) if isinstance(raw, str) else raw
+        o = as_dict(d.get("offer"))
+        offer = (
+            Offer(str(o["id"]), str(o["agent_id"]), round(o["offered_ms"]), round(o["expires_ms"]))
+            if o else None
+        )
+        return cls(
+            id=d["id"], queue=d["queue"], state=d["state"], priority=int(d.get("priority", 0)),
+            rank=float(d["rank"]), arrived_ms=round(d["arrived_ms"]),
+            entered_ms=round(d["entered_ms"]), channel=d.get("channel", "voice"),
+            external_id=opt_str(d.get("external_id")), caller=as_dict(d.get("caller")),
+            requirements=requirements(d.get("requirements")),
+            attributes=as_dict(d.get("attributes")), offer=offer,
+            agent_id=opt_str(d.get("agent_id")), target_agent=opt_str(d.get("target_agent")),
+            connected_ms=opt_int(d.get("connected_ms")), ended_ms=opt_int(d.get("ended_ms")),
+            talk_ms=opt_int(d.get("talk_ms")), transfers=int(d.get("transfers") or 0),
+            overflows=int(d.get("overflows") or 0), requeues=int(d.get("requeues") or 0),
+            missed_offers=int(d.get("missed_offers") or 0), resolved=d.get("resolved"),
+            disposition=opt_str(d.get("disposition")), csat=opt_int(d.get("csat")),
+            accepted_offer_id=opt_str(d.get("accepted_offer_id")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSnapshot:
+    """What a strategy sees of a candidate agent."""
+
+    id: str
+    idle_since_ms: int
+    skills: dict[str, int]
+    attributes: dict[str, Any]
+
+    @classmethod
+    def parse(cls, d: dict[str, Any]) -> AgentSnapshot:
+        return cls(str(d["id"]), round(d.get("idle_since_ms") or 0),
+                   {str(k): int(v) for k, v in as_dict(d.get("skills")).items()},
+                   as_dict(d.get("attributes")))

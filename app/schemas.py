@@ -1,0 +1,33 @@
+"""Types shared by the HTTP schemas: ids, skills, requirements, attributes, limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+SkillName = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+SkillLevel = Annotated[int, Field(ge=1, le=10)]
+Priority = Annotated[int, Field(ge=0, le=100, description="0 (normal) to 100 (most urgent)")]
+AttributeKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+AttributeValue = Annotated[str, StringConstraints(max_length=1024)] | int | float | bool | None
+Attributes = Annotated[dict[AttributeKey, AttributeValue], Field(max_length=50)]
+
+MAX_REQUIREMENTS = 20
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields: a typo must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Requirement(Strict):
+    skill: SkillName
+    min_level: SkillLevel = 1
+
+
+Requirements = Annotated[list[Requirement], Field(max_length=MAX_REQUIREMENTS)]

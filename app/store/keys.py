@@ -1,0 +1,50 @@
+"""Every Redis key Switchboard uses.
+
+All keys of one tenant carry the hash tag `{t:<tenant>}`, so every script touches one slot
+and tenants spread over a Redis Cluster's shards. Scripts receive these keys in KEYS, in the
+order of `FIXED`, followed by a (waiting, available) pair per queue they may touch.
+"""
+
+from __future__ import annotations
+
+TENANTS = "sb:tenants"  # set of projected tenant ids (one slot of its own)
+
+FIXED = (
+    "meta",  # hash: id, clock mode
+    "calls",  # hash: call id -> call JSON (live and recently ended)
+    "agents",  # hash: agent id -> live agent JSON (state, idle_since_ms, offer...)
+    "ext",  # hash: external_id -> call id
+    "qcfg",  # hash: queue id -> projected configuration JSON
+    "acfg",  # hash: agent id -> projected configuration JSON (+ member_of, eligible)
+    "timers",  # zset: "kind|id|..." scored by due ms
+    "events",  # stream: the tenant's event log (outbox)
+    "clock",  # string: a manual clock's now in ms (absent on wall tenants)
+    "seq",  # counter behind call, offer and entry ids
+    "ended",  # zset: ended call ids by end ms (retention)
+    "targeted",  # zset (lex): "<agent>|<call>" for calls transferred to one agent
+    "stats",  # hash: "<day>|<agent>|<counter>" per tenant-day counters
+    "qlive",  # hash: "<queue>" live calls, "<queue>|aht_ms" recent handle time
+)
+
+
+def prefix(tenant: str) -> str:
+    return f"sb:{{t:{tenant}}}:"
+
+
+def fixed(tenant: str) -> list[str]:
+    p = prefix(tenant)
+    return [p + name for name in FIXED]
+
+
+def key(tenant: str, name: str) -> str:
+    return prefix(tenant) + name
+
+
+def waiting(tenant: str, queue: str) -> str:
+    """Zset of a queue's waiting calls, scored by rank (lower first)."""
+    return f"{prefix(tenant)}qw:{queue}"
+
+
+def available(tenant: str, queue: str) -> str:
+    """Zset of a queue's available eligible agents, scored by idle_since_ms."""
+    return f"{prefix(tenant)}qa:{queue}"

@@ -1,0 +1,381 @@
+-- Shared prelude of every Switchboard script. Scripts are this file followed by one verb.
+--
+-- KEYS: the tenant's fixed keys (see app/store/keys.py, same order), then, for every queue id
+-- listed in REQ.queues, that queue's waiting-calls zset and available-agents zset.
+-- ARGV[1]: the request as JSON. ARGV[2]: the wall clock in ms. ARGV[3]: event stream MAXLEN.
+-- ARGV[4]: 'unguarded' only when projecting the tenant itself; every other script first
+-- checks the tenant is projected (after a Redis restart without persistence it is not).
+--
+-- A script validates first and writes after: Redis does not roll back a script that fails
+-- half-way, so nothing may be written before the last check. A script that needs a queue
+-- key it was not given returns {need = [...]} having written nothing; the caller retries.
+
+local K_META, K_CALLS, K_AGENTS, K_EXT = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_QCFG, K_ACFG, K_TIMERS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local K_CLOCK, K_SEQ, K_ENDED, K_TARGETED = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local K_STATS, K_QLIVE = KEYS[13], KEYS[14]
+local FIXED = 14
+
+if ARGV[4] ~= 'unguarded' and redis.call('EXISTS', K_META) == 0 then
+  return cjson.encode({error = 'unprojected'})
+end
+
+local REQ = cjson.decode(ARGV[1])
+local WALL_MS = tonumber(ARGV[2])
+local EVENTS_MAXLEN = ARGV[3]
+local NULL = cjson.null
+
+local QW, QA = {}, {}
+if type(REQ.queues) == 'table' then
+  for i, q in ipairs(REQ.queues) do
+    QW[q] = KEYS[FIXED + 2 * i - 1]
+    QA[q] = KEYS[FIXED + 2 * i]
+  end
+end
+
+-- Lua prints numbers with 14 significant digits; ranks need all 17 to order exactly.
+local function num(x) return string.format('%.17g', x) end
+
+local function present(v) return v ~= nil and v ~= NULL end
+
+local function reply(t) return cjson.encode(t) end
+
+local MISSING = {}
+local function want(q)
+  if present(q) and QW[q] == nil then MISSING[#MISSING + 1] = q end
+end
+local function missing()
+  if #MISSING > 0 then return reply({need = MISSING}) end
+  return nil
+end
+
+local function now_ms()
+  local manual = redis.call('GET', K_CLOCK)
+  if manual then return tonumber(manual) end
+  return WALL_MS
+end
+
+local function next_id(prefix)
+  return prefix .. string.format('%012d', redis.call('INCR', K_SEQ))
+end
+
+local function load(hash, id)
+  local raw = redis.call('HGET', hash, id)
+  if not raw then return nil end
+  return cjson.decode(raw)
+end
+local function save(hash, id, t) redis.call('HSET', hash, id, cjson.encode(t)) end
+
+local function emit(type_, now, data)
+  return redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+    'type', type_, 'at', num(now), 'data', cjson.encode(data))
+end
+
+local function day(now) return tostring(math.floor(now / 86400000)) end
+local function count(agent_id, now, field, by)
+  redis.call('HINCRBYFLOAT', K_STATS, day(now) .. '|' .. agent_id .. '|' .. field, by)
+end
+
+-- Agent configuration (projected from SQL): skills, queues, attributes, eligible queues.
+local function agent_cfg(agent_id) return load(K_ACFG, agent_id) end
+local function queue_cfg(queue) return load(K_QCFG, queue) end
+
+local function eligible_queues(cfg)
+  if cfg and type(cfg.eligible) == 'table' then return cfg.eligible end
+  return {}
+end
+
+local function meets(cfg, requirements)
+  if type(requirements) ~= 'table' then return true end
+  local skills = (cfg and type(cfg.skills) == 'table') and cfg.skills or {}
+  for _, r in ipairs(requirements) do
+    local level = skills[r.skill]
+    if not present(level) or level < r.min_level then return false end
+  end
+  return true
+end
+
+-- Timers: one sorted set, score = due ms, member = kind|ids... (the member names every key
+-- the firing needs, so the caller can pass them before it fires).
+local function arm(member, due) redis.call('ZADD', K_TIMERS, num(due), member) end
+local function disarm(member) redis.call('ZREM', K_TIMERS, member) end
+
+local function offer_timer(call)
+  local o = call.offer
+  return 'offer|' .. call.id .. '|' .. o.id .. '|' .. call.queue .. '|' .. o.agent_id
+end
+local function wait_timer(call)
+  return 'wait|' .. call.id .. '|' .. call.entry .. '|' .. call.queue
+end
+
+-- Candidates: the few best of the other side, read in the same atomic step as the change.
+local LIMIT = tonumber(REQ.limit or 16)
+
+local function agent_snapshot(agent_id, idle_score)
+  local live = load(K_AGENTS, agent_id)
+  local cfg = agent_cfg(agent_id) or {}
+  return {id = agent_id, idle_since_ms = tonumber(idle_score), skills = cfg.skills or {},
+          attributes = cfg.attributes or {}, state = live and live.state or 'offline'}
+end
+
+local function agents_for(queue, offset)
+  local out = {}
+  local key = QA[queue]
+  if key == nil then return out end
+  local rows = redis.call('ZRANGE', key, offset or 0, (offset or 0) + LIMIT - 1, 'WITHSCORES')
+  for i = 1, #rows, 2 do out[#out + 1] = agent_snapshot(rows[i], rows[i + 1]) end
+  return out
+end
+
+local function calls_for(queue, offset)
+  local out = {}
+  local key = QW[queue]
+  if key == nil then return out end
+  local ids = redis.call('ZRANGE', key, offset or 0, (offset or 0) + LIMIT - 1)
+  for _, id in ipairs(ids) do
+    local raw = redis.call('HGET', K_CALLS, id)
+    if raw then out[#out + 1] = raw end
+  end
+  return out
+end
+
+-- Calls an agent may take: the head of each of its queues, plus calls transferred to it.
+local function calls_for_agent(agent_id, cfg)
+  local out = {}
+  for _, q in ipairs(eligible_queues(cfg)) do
+    for _, raw in ipairs(calls_for(q, 0)) do out[#out + 1] = raw end
+  end
+  local targeted = redis.call('ZRANGEBYLEX', K_TARGETED, '[' .. agent_id .. '|',
+    '[' .. agent_id .. '|\255', 'LIMIT', 0, LIMIT)
+  for _, m in ipairs(targeted) do
+    local id = string.sub(m, #agent_id + 2)
+    local raw = redis.call('HGET', K_CALLS, id)
+    if raw then out[#out + 1] = raw end
+  end
+  return out
+end
+
+-- Wake-ups tell the caller who became routable and with whom.
+local WAKE = {}
+local function strategy_of(queue)
+  local qc = queue_cfg(queue)
+  return qc and qc.strategy or 'longest-idle'
+end
+local function candidates_for_call(call, offset)
+  if present(call.target_agent) then
+    local live = load(K_AGENTS, call.target_agent)
+    if (offset or 0) == 0 and live and live.state == 'available' then
+      return {agent_snapshot(call.target_agent, live.idle_since_ms)}
+    end
+    return {}
+  end
+  return agents_for(call.queue, offset)
+end
+local function wake_call(call)
+  WAKE[#WAKE + 1] = {call = cjson.encode(call), strategy = strategy_of(call.queue),
+    agents = candidates_for_call(call, 0)}
+end
+local function wake_agent(agent_id, cfg, idle_since_ms)
+  local strategies = {}
+  for _, q in ipairs(eligible_queues(cfg)) do strategies[q] = strategy_of(q) end
+  WAKE[#WAKE + 1] = {agent = agent_snapshot(agent_id, idle_since_ms), strategies = strategies,
+    calls = calls_for_agent(agent_id, cfg)}
+end
+
+-- Agents --------------------------------------------------------------------------------------
+
+local function agent_live(agent_id)
+  return load(K_AGENTS, agent_id) or {state = 'offline', missed_in_row = 0}
+end
+
+local function set_agent_state(agent_id, live, state, now, reason)
+  local before = live.state
+  live.state = state
+  live.state_since_ms = now
+  if present(reason) then live.reason = reason else live.reason = nil end
+  if state == 'available' then live.idle_since_ms = now end
+  save(K_AGENTS, agent_id, live)
+  emit('agent.state_changed', now, {agent_id = agent_id, state = state, previous = before,
+    reason = live.reason, idle_since_ms = live.idle_since_ms})
+end
+
+local function index_agent(agent_id, cfg, idle_since)
+  for _, q in ipairs(eligible_queues(cfg)) do redis.call('ZADD', QA[q], num(idle_since), agent_id) end
+end
+local function unindex_agent(agent_id, cfg)
+  for _, q in ipairs(eligible_queues(cfg)) do redis.call('ZREM', QA[q], agent_id) end
+end
+
+-- An agent leaves reserved/busy/wrap_up: a pending after-call state wins over available.
+local function release_agent(agent_id, live, cfg, now, wanted, reason)
+  live.call_id, live.offer_id, live.wrap_token = nil, nil, nil
+  if wanted == 'available' and present(live.after_call) then
+    wanted, reason = live.after_call.state, live.after_call.reason
+  end
+  live.after_call = nil
+  set_agent_state(agent_id, live, wanted, now, reason)
+  if wanted == 'available' then
+    index_agent(agent_id, cfg, now)
+    wake_agent(agent_id, cfg, now)
+  end
+end
+
+local function want_agent_queues(cfg)
+  for _, q in ipairs(eligible_queues(cfg)) do want(q) end
+end
+
+-- Calls ---------------------------------------------------------------------------------------
+
+local function queue_call(call, now)
+  call.state = 'queued'
+  call.offer = nil
+  redis.call('ZADD', QW[call.queue], call.rank, call.id)
+  if present(call.target_agent) then
+    redis.call('ZADD', K_TARGETED, 0, call.target_agent .. '|' .. call.id)
+  end
+end
+
+local function unqueue_call(call)
+  redis.call('ZREM', QW[call.queue], call.id)
+  if present(call.target_agent) then
+    redis.call('ZREM', K_TARGETED, call.target_agent .. '|' .. call.id)
+  end
+end
+
+-- Enters a queue (arrival, overflow, transfer): fresh max-wait timer, same arrival time.
+local function enter_queue(call, queue, qcfg, now)
+  call.queue = queue
+  call.entry = next_id('e')
+  call.entered_ms = now
+  call.wait_expired = nil
+  local weight = qcfg.priority_weight_s
+  local factor
+  if present(weight) then factor = weight * 1000 else factor = 1e13 end
+  call.rank = num(call.arrived_ms - call.priority * factor)
+  redis.call('HINCRBY', K_QLIVE, queue, 1)
+  if present(qcfg.max_wait_s) then arm(wait_timer(call), now + qcfg.max_wait_s * 1000) end
+  queue_call(call, now)
+end
+
+local function leave_queue(call)
+  redis.call('HINCRBY', K_QLIVE, call.queue, -1)
+  disarm(wait_timer(call))
+end
+
+local function end_call(call, state, now)
+  call.state = state
+  call.ended_ms = now
+  save(K_CALLS, call.id, call)
+  redis.call('ZADD', K_ENDED, num(now), call.id)
+end
+
+local function want_queue_and_overflow(queue)
+  want(queue)
+  local qc = queue_cfg(queue)
+  if qc and present(qc.overflow_queue) then want(qc.overflow_queue) end
+end
+
+-- Max wait reached while queued: overflow (keeping arrival time and priority) or time out.
+local function max_wait_reached(call, now)
+  local qc = queue_cfg(call.queue) or {}
+  local from = call.queue
+  unqueue_call(call)
+  leave_queue(call)
+  local target = qc.overflow_queue
+  local tcfg = present(target) and queue_cfg(target) or nil
+  if tcfg then
+    call.overflows = (call.overflows or 0) + 1
+    enter_queue(call, target, tcfg, now)
+    save(K_CALLS, call.id, call)
+    emit('call.overflowed', now, {call = call, from_queue = from, queue = target})
+    wake_call(call)
+  else
+    end_call(call, 'timed_out', now)
+    emit('call.timed_out', now, {call = call, queue = from})
+  end
+end
+
+-- An offer ends without a connection: the call goes back to its place (same rank).
+local function requeue_call(call, now, why)
+  local offer = call.offer
+  disarm(offer_timer(call))
+  call.offer = nil
+  call.requeues = (call.requeues or 0) + 1
+  if call.wait_expired then
+    call.state = 'queued'
+    max_wait_reached(call, now)
+    return
+  end
+  queue_call(call, now)
+  save(K_CALLS, call.id, call)
+  emit('call.requeued', now, {call = call, reason = why, offer_id = offer.id,
+    agent_id = offer.agent_id})
+  wake_call(call)
+end
+
+-- The offer is taken: the call is connected and the agent busy.
+local function connect(call, agent_id, now)
+  local live = agent_live(agent_id)
+  disarm(offer_timer(call))
+  leave_queue(call)
+  call.state = 'connected'
+  call.agent_id = agent_id
+  call.connected_ms = now
+  call.accepted_offer_id = call.offer.id
+  call.offer = nil
+  live.missed_in_row = 0
+  set_agent_state(agent_id, live, 'busy', now)
+  save(K_CALLS, call.id, call)
+  emit('call.connected', now, {call = call, agent_id = agent_id})
+end
+
+-- The agent's part of a connected call ends (complete or transfer): talk time is counted and
+-- the agent goes to wrap-up, or straight on when the queue has no wrap-up.
+local function finish_agent_part(call, now)
+  local agent_id = call.agent_id
+  local live = agent_live(agent_id)
+  local cfg = agent_cfg(agent_id) or {}
+  local qc = queue_cfg(call.queue) or {}
+  local talk_ms = now - call.connected_ms
+  call.talk_ms = (call.talk_ms or 0) + talk_ms
+  count(agent_id, now, 'handled', 1)
+  count(agent_id, now, 'talk_ms', talk_ms)
+  local wrap_s = qc.wrap_up_s or 0
+  -- Recent handle time per queue (talk + wrap-up), an exponential average for wait estimates.
+  local field = call.queue .. '|aht_ms'
+  local aht = tonumber(redis.call('HGET', K_QLIVE, field) or '0')
+  local handle_ms = talk_ms + wrap_s * 1000
+  if aht == 0 then aht = handle_ms else aht = aht + 0.2 * (handle_ms - aht) end
+  redis.call('HSET', K_QLIVE, field, num(aht))
+  if wrap_s > 0 then
+    live.call_id = nil
+    live.wrap_token = next_id('w')
+    set_agent_state(agent_id, live, 'wrap_up', now)
+    arm('wrap|' .. agent_id .. '|' .. live.wrap_token, now + wrap_s * 1000)
+  else
+    release_agent(agent_id, live, cfg, now, 'available')
+  end
+end
+
+local function want_for_requeue(call)
+  want(call.queue)
+  if call.wait_expired then want_queue_and_overflow(call.queue) end
+end
+
+local function position(call)
+  if call.state ~= 'queued' then return nil end
+  local r = redis.call('ZRANK', QW[call.queue], call.id)
+  if r then return r + 1 end
+  return nil
+end
+
+local function fail(kind, extra)
+  local t = extra or {}
+  t.error = kind
+  return reply(t)
+end
+
+local function done(t)
+  t.wake = WAKE
+  return reply(t)
+end

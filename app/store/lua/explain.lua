@@ -1,0 +1,57 @@
+-- Read-only: why waiting calls wait, with the counts behind it, and their positions.
+-- O(agents of the tenant), once for all the calls asked about: for reads and for calls that
+-- could not be offered, not for the routing path.
+local now = now_ms()
+local calls, queues = {}, {}
+for _, id in ipairs(REQ.call_ids) do
+  local call = load(K_CALLS, id)
+  if call then
+    calls[#calls + 1] = call
+    want(call.queue)
+    if call.state == 'queued' then queues[call.queue] = queue_cfg(call.queue) or {} end
+  end
+end
+local m = missing()
+if m then return m end
+
+local agents = {}
+local cfgs = redis.call('HGETALL', K_ACFG)
+for i = 1, #cfgs, 2 do
+  local live = load(K_AGENTS, cfgs[i])
+  agents[#agents + 1] = {cfg = cjson.decode(cfgs[i + 1]), state = live and live.state or 'offline'}
+end
+
+local out = {}
+for _, call in ipairs(calls) do
+  local item = {call = call, position = position(call)}
+  if call.state == 'queued' then
+    local qc = queues[call.queue]
+    local logged_in, eligible, available = 0, 0, 0
+    for _, a in ipairs(agents) do
+      local member = false
+      for _, q in ipairs(a.cfg.member_of or {}) do if q == call.queue then member = true end end
+      if member and a.state ~= 'offline' then
+        logged_in = logged_in + 1
+        if meets(a.cfg, qc.requirements) and meets(a.cfg, call.requirements) then
+          eligible = eligible + 1
+          if a.state == 'available' then available = available + 1 end
+        end
+      end
+    end
+    local reason
+    if present(call.target_agent) then
+      reason = 'preferred-agent-hold'
+    elseif logged_in == 0 then
+      reason = 'no-agent-logged-in'
+    elseif eligible == 0 then
+      reason = 'no-eligible-agent'
+    else
+      reason = 'all-eligible-busy'
+    end
+    item.waiting = {reason = reason, agents_logged_in = logged_in, agents_eligible = eligible,
+      agents_eligible_available = available,
+      aht_ms = tonumber(redis.call('HGET', K_QLIVE, call.queue .. '|aht_ms') or '0')}
+  end
+  out[#out + 1] = item
+end
+return reply({now = now, items = out})

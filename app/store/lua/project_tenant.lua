@@ -1,0 +1,6 @@
+-- Project a tenant's identity (and a manual clock's start) into Redis.
+redis.call('HSET', K_META, 'id', REQ.id, 'clock', REQ.clock)
+if REQ.clock == 'manual' and redis.call('EXISTS', K_CLOCK) == 0 then
+  redis.call('SET', K_CLOCK, num(REQ.start_ms))
+end
+return reply({ok = true})

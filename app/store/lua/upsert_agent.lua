@@ -1,0 +1,35 @@
+-- Project one agent's configuration (newer versions only): its queues (member_of: the listed
+-- ones, or every queue when it lists none) and those whose requirements it meets (eligible).
+local now = now_ms()
+local agent_id, cfg = REQ.agent_id, REQ.config
+local old = agent_cfg(agent_id)
+if old and old.version >= cfg.version then return reply({stale = true, now = now}) end
+local member_of, eligible = {}, {}
+local qcfgs = redis.call('HGETALL', K_QCFG)
+local listed = {}
+for _, name in ipairs(cfg.queues or {}) do listed[name] = true end
+for i = 1, #qcfgs, 2 do
+  local q = qcfgs[i]
+  if #(cfg.queues or {}) == 0 or listed[q] then
+    member_of[#member_of + 1] = q
+    if meets(cfg, cjson.decode(qcfgs[i + 1]).requirements) then eligible[#eligible + 1] = q end
+  end
+end
+cfg.member_of, cfg.eligible = member_of, eligible
+want_agent_queues(old or {})
+want_agent_queues(cfg)
+local m = missing()
+if m then return m end
+local live = load(K_AGENTS, agent_id)
+if live and live.state == 'available' then unindex_agent(agent_id, old or {}) end
+save(K_ACFG, agent_id, cfg)
+if not live then
+  live = {state = 'offline', missed_in_row = 0, state_since_ms = now}
+  save(K_AGENTS, agent_id, live)
+end
+emit('agent.updated', now, {agent_id = agent_id, config = cfg})
+if live.state == 'available' then
+  index_agent(agent_id, cfg, live.idle_since_ms)
+  wake_agent(agent_id, cfg, live.idle_since_ms)
+end
+return done({now = now})

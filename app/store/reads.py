@@ -1,0 +1,118 @@
+"""Plain reads of live state (no script): agents, calls, events, the clock.
+
+The client decodes replies (decode_responses=True), so every reply is text; `_text` states it
+once for the type checker instead of casting at every call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.routing.records import CallRecord, as_dict
+from app.store import keys
+from app.store.records import AgentLive
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: str
+    type: str
+    at_ms: int
+    data: dict[str, Any]
+
+
+def _text(values: Iterable[Any]) -> list[str]:
+    return [str(v) for v in values]
+
+
+async def _hmget(redis: Redis, key: str, fields: list[str]) -> list[str | None]:
+    rows: list[Any] = await redis.hmget(key, fields)
+    return [None if r is None else str(r) for r in rows]
+
+
+async def agents_live(redis: Redis, tenant: str, agent_ids: list[str]) -> list[AgentLive]:
+    if not agent_ids:
+        return []
+    return [AgentLive.parse(r) for r in await _hmget(redis, keys.key(tenant, "agents"), agent_ids)]
+
+
+async def call(redis: Redis, tenant: str, call_id: str) -> CallRecord | None:
+    [raw] = await _hmget(redis, keys.key(tenant, "calls"), [call_id])
+    return None if raw is None else CallRecord.parse(raw)
+
+
+async def calls(redis: Redis, tenant: str, *, queue: str | None, state: str | None,
+                limit: int) -> list[CallRecord]:
+    """A queue's waiting calls in routing order, or any calls by arrival (newest last)."""
+    calls_key = keys.key(tenant, "calls")
+    if queue is not None and state in (None, "queued"):
+        ids = _text(await redis.zrange(keys.waiting(tenant, queue), 0, limit - 1))
+        if not ids:
+            return []
+        return [CallRecord.parse(r) for r in await _hmget(redis, calls_key, ids) if r is not None]
+    rows: list[Any] = await redis.hvals(calls_key)
+    found = [CallRecord.parse(str(r)) for r in rows]
+    found = [c for c in found
+             if (queue is None or c.queue == queue) and (state is None or c.state == state)]
+    found.sort(key=lambda c: (c.arrived_ms, c.id))
+    return found[:limit]
+
+
+async def events(redis: Redis, tenant: str, after: str | None, limit: int) -> list[StoredEvent]:
+    start = f"({after}" if after else "-"
+    rows: list[Any] = await redis.xrange(keys.key(tenant, "events"), min=start, max="+",  # type: ignore[assignment]
+                                         count=limit)
+    return [StoredEvent(str(event_id), str(fields["type"]), round(float(fields["at"])),
+                        as_dict(json.loads(fields["data"])))
+            for event_id, fields in rows]
+
+
+async def manual_now_ms(redis: Redis, tenant: str) -> int | None:
+    raw = await redis.get(keys.key(tenant, "clock"))
+    return None if raw is None else round(float(raw))
+
+
+async def clock_mode(redis: Redis, tenant: str) -> str | None:
+    [mode] = await _hmget(redis, keys.key(tenant, "meta"), ["clock"])
+    return mode
+
+
+async def tenants(redis: Redis) -> list[str]:
+    members: Iterable[Any] = await redis.smembers(keys.TENANTS)
+    return sorted(_text(members))
+
+
+async def mark_projected(redis: Redis, tenant: str) -> None:
+    await redis.sadd(keys.TENANTS, tenant)
+
+
+async def first_timer(redis: Redis, tenant: str) -> tuple[str, int] | None:
+    rows: list[Any] = await redis.zrange(keys.key(tenant, "timers"), 0, 0, withscores=True)
+    return (str(rows[0][0]), round(float(rows[0][1]))) if rows else None
+
+
+async def queue_ids(redis: Redis, tenant: str) -> list[str]:
+    names: Iterable[Any] = await redis.hkeys(keys.key(tenant, "qcfg"))
+    return sorted(_text(names))
+
+
+async def purge_ended(redis: Redis, tenant: str, before_ms: int, batch: int = 500) -> int:
+    """Forget ended calls older than the retention (history lives in SQL)."""
+    ended_key, calls_key = keys.key(tenant, "ended"), keys.key(tenant, "calls")
+    ids = _text(await redis.zrangebyscore(ended_key, "-inf", before_ms, start=0, num=batch))
+    if not ids:
+        return 0
+    rows = await _hmget(redis, calls_key, ids)
+    external = [e for e in (CallRecord.parse(r).external_id for r in rows if r) if e]
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hdel(calls_key, *ids)
+        if external:
+            pipe.hdel(keys.key(tenant, "ext"), *external)
+        pipe.zrem(ended_key, *ids)
+        await pipe.execute()
+    return len(ids)

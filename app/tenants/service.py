@@ -1,0 +1,42 @@
+"""Tenants and API keys: SQL first, then the tenant is projected into Redis."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+from app.auth import Role, new_key
+from app.clock import to_datetime
+from app.db import repositories as repo
+from app.errors import conflict
+from app.projection import project_tenant
+from app.runtime import Runtime
+from app.tenants.schemas import ApiKeyCreate, ApiKeyCreated, TenantCreate, TenantCreated
+
+
+async def create_tenant(rt: Runtime, body: TenantCreate) -> TenantCreated:
+    now = to_datetime(rt.clock.now_ms())
+    key_id, key, key_hash = new_key()
+    tenant = repo.TenantRow(body.id, body.name or body.id, body.clock.value, now)
+    try:
+        async with rt.db.sessions.begin() as session:
+            if await repo.get_tenant(session, body.id) is not None:
+                raise conflict("tenant-exists", "Tenant exists", f"Tenant {body.id!r} exists.",
+                               tenant_id=body.id)
+            await repo.add_tenant(session, tenant)
+            await session.flush()
+            await repo.add_api_key(session, repo.KeyRow(key_id, body.id, "initial admin key",
+                                                        Role.admin.value), key_hash, now)
+    except IntegrityError:
+        raise conflict("tenant-exists", "Tenant exists", f"Tenant {body.id!r} exists.",
+                       tenant_id=body.id) from None
+    await project_tenant(rt.store, rt.db, body.id)
+    return TenantCreated(id=tenant.id, name=tenant.name, clock=body.clock, created_at=now,
+                         api_key=key, api_key_id=key_id)
+
+
+async def create_api_key(rt: Runtime, tenant: str, body: ApiKeyCreate) -> ApiKeyCreated:
+    key_id, key, key_hash = new_key()
+    async with rt.db.sessions.begin() as session:
+        await repo.add_api_key(session, repo.KeyRow(key_id, tenant, body.name, body.role.value),
+                               key_hash, to_datetime(rt.clock.now_ms()))
+    return ApiKeyCreated(id=key_id, name=body.name, role=body.role, api_key=key)

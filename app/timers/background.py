@@ -1,0 +1,91 @@
+"""What every replica runs besides requests: the timer sweep for wall-clock tenants and the
+reconciler. Both are safe to run on any number of replicas at once: every change they make is
+one atomic script, and a timer fires only for the replica that removes it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from app.clock import ClockMode
+from app.projection import project_tenant
+from app.runtime import Runtime
+from app.store import reads
+from app.timers.service import fire_due
+
+log = structlog.get_logger("switchboard.background")
+
+
+class Background:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._tasks: list[asyncio.Task[None]] = []
+        self._modes: dict[str, str] = {}
+        self._stopping = asyncio.Event()
+
+    def start(self) -> None:
+        s = self.rt.settings
+        self._tasks = [
+            asyncio.create_task(self._loop("timers", s.timer_sweep_interval_s, self.sweep)),
+            asyncio.create_task(self._loop("reconciler", s.reconcile_interval_s, self.reconcile)),
+        ]
+
+    async def stop(self) -> None:
+        """Let the current pass finish (its scripts are atomic anyway), then stop."""
+        self._stopping.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=5)
+
+    async def _loop(self, name: str, interval_s: float, step: object) -> None:
+        assert callable(step)
+        while not self._stopping.is_set():
+            try:
+                await step()
+            except Exception:
+                # Redis or SQL away: log and go on; the next pass repairs what this one missed.
+                log.warning("background pass failed", task=name, exc_info=True)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=interval_s)
+
+    async def _mode(self, tenant: str) -> str | None:
+        mode = self._modes.get(tenant)
+        if mode is None:
+            mode = await reads.clock_mode(self.rt.redis, tenant)
+            if mode is not None:
+                self._modes[tenant] = mode
+        return mode
+
+    async def sweep(self) -> None:
+        for tenant in await reads.tenants(self.rt.redis):
+            if await self._mode(tenant) != ClockMode.wall:
+                continue
+            first = await reads.first_timer(self.rt.redis, tenant)
+            now = self.rt.clock.now_ms()
+            if first is not None and first[1] <= now:
+                await fire_due(self.rt, tenant, now, manual=False)
+
+    async def reconcile(self) -> None:
+        """Route any queue with a waiting call and a free eligible agent (a replica may have
+        died between an arrival and its claim), and forget long-ended calls."""
+        rt = self.rt
+        for tenant in await reads.tenants(rt.redis):
+            queues = await reads.queue_ids(rt.redis, tenant)
+            reply = await rt.run("peek", tenant, {}, queues=queues)
+            outcome = await rt.settle(tenant, reply)
+            if outcome.offered:
+                log.info("reconciler routed calls", tenant=tenant, calls=len(outcome.offered))
+            cutoff = rt.clock.now_ms() - round(rt.settings.ended_call_retention_s * 1000)
+            if await self._mode(tenant) == ClockMode.wall:
+                await reads.purge_ended(rt.redis, tenant, cutoff)
+
+    async def project_all(self) -> None:
+        """At start-up: make sure this Redis knows every tenant in SQL."""
+        from app.db import repositories as repo
+
+        async with self.rt.db.sessions() as session:
+            tenants = await repo.list_tenants(session)
+        for tenant in tenants:
+            await project_tenant(self.rt.store, self.rt.db, tenant.id)

@@ -1,0 +1,42 @@
+"""The happy path of a call, end to end, on both back-ends."""
+
+from __future__ import annotations
+
+from tests.support import TenantApi
+
+
+async def test_arrive_offer_accept_complete_wrap_up(tenant: TenantApi) -> None:
+    await tenant.put_queue("billing", wrap_up_s=5, offer_timeout_s=10,
+                           requirements=[{"skill": "billing", "min_level": 3}])
+    await tenant.put_agent("ana", skills={"billing": 7})
+    call = await tenant.arrive("billing", external_id="ext-1")
+    assert call["state"] == "queued"
+    assert call["position"] == 1
+    assert call["waiting_reason"] == "no-agent-logged-in"
+
+    agent = await tenant.state("ana", "available")
+    assert agent["state"] == "reserved"
+    assert agent["call_id"] == call["id"]
+
+    offered = await tenant.call(call["id"])
+    assert offered["state"] == "offered"
+    assert offered["offer"]["agent_id"] == "ana"
+
+    connected = await tenant.accept(call["id"])
+    assert connected["state"] == "connected"
+    assert connected["agent_id"] == "ana"
+    assert (await tenant.agent("ana"))["state"] == "busy"
+
+    await tenant.advance(30)
+    done = await tenant.complete(call["id"], resolved=True, disposition="sale", csat=5)
+    assert done["state"] == "completed"
+    assert done["talk_s"] == 30
+    assert (await tenant.agent("ana"))["state"] == "wrap_up"
+
+    await tenant.advance(4.999)
+    assert (await tenant.agent("ana"))["state"] == "wrap_up"
+    await tenant.advance(0.001)
+    assert (await tenant.agent("ana"))["state"] == "available"
+
+    types = [e["type"] for e in await tenant.events() if e["type"].startswith("call.")]
+    assert types == ["call.queued", "call.offered", "call.connected", "call.completed"]

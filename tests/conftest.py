@@ -1,0 +1,94 @@
+"""Fixtures: the service on both back-ends, real Redis + PostgreSQL and the embedded
+memory:// + SQLite, with a schema migrated once per session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from app.db.migrate import upgrade
+from app.main import create_app
+from app.settings import Settings
+from app.store import keys
+from tests.support import ADMIN_TOKEN, REDIS_URL, Api, TenantApi, fresh_postgres
+
+BACKENDS = ["redis+postgresql", "memory+sqlite"]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    for url in fresh_postgres():
+        asyncio.run(upgrade(url))
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sql') / 'switchboard.db'}"
+    asyncio.run(upgrade(url))
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_settings(backend: str, postgres_url: str, sqlite_url: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        real = backend == "redis+postgresql"
+        values: dict[str, Any] = {
+            "redis_url": REDIS_URL if real else "memory://",
+            "database_url": postgres_url if real else sqlite_url,
+            "admin_token": ADMIN_TOKEN, "auto_migrate": False, "background_tasks": False,
+            "project_on_start": False, "log_level": "WARNING", **overrides,
+        }
+        return Settings(**values)
+
+    return make
+
+
+async def forget_tenants(redis_url: str, tenants: list[str]) -> None:
+    """Remove what the tests' tenants left in a shared Redis."""
+    if not redis_url.startswith("redis"):
+        return
+    redis = Redis.from_url(redis_url)
+    try:
+        for tenant in tenants:
+            found = [k async for k in redis.scan_iter(match=keys.prefix(tenant) + "*")]
+            if found:
+                await redis.delete(*found)
+            await redis.srem(keys.TENANTS, tenant)
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture
+async def service(make_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
+    """The app in process (lifespan run), reached through httpx."""
+    settings = make_settings()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://switchboard") as http:
+            api = Api(http)
+            yield api
+    await forget_tenants(settings.redis_url, api.tenants)
+
+
+@pytest.fixture
+async def tenant(service: Api) -> TenantApi:
+    """A manual-clock tenant."""
+    return await service.tenant("manual")
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
