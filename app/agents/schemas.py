@@ -43,6 +43,14 @@ class PendingState(BaseModel):
     reason: str | None = None
 
 
+class AgentToday(BaseModel):
+    """Counters for the tenant's current day (UTC); state changes never reset them."""
+
+    calls_handled: int = 0
+    talk_s: float = 0
+    missed_offers: int = 0
+
+
 class Agent(AgentConfig):
     id: str
     version: int
@@ -55,6 +63,7 @@ class Agent(AgentConfig):
     missed_offers_in_row: int = 0
     pending: PendingState | None = Field(
         None, description="A state asked for with after_call, applied when the call ends.")
+    today: AgentToday | None = Field(None, description="Absent in state-change replies.")
 
 
 class AgentList(BaseModel):

@@ -13,7 +13,8 @@ from app.store import reads
 from app.store.records import AgentLive
 
 
-def agent_view(agent_id: str, config: dict[str, object], version: int, live: AgentLive) -> Agent:
+def agent_view(agent_id: str, config: dict[str, object], version: int, live: AgentLive,
+               today: reads.AgentDay | None = None) -> Agent:
     pending = ({"state": live.pending_state, "reason": live.pending_reason}
                if live.pending_state else None)
     return Agent.model_validate({
@@ -22,6 +23,9 @@ def agent_view(agent_id: str, config: dict[str, object], version: int, live: Age
         "state_since": rfc3339(live.state_since_ms), "call_id": live.call_id,
         "offer_id": live.offer_id, "missed_offers_in_row": live.missed_in_row,
         "pending": pending,
+        "today": None if today is None else {
+            "calls_handled": today.calls_handled, "talk_s": today.talk_ms / 1000,
+            "missed_offers": today.missed_offers},
     })
 
 
@@ -46,15 +50,20 @@ async def get_agent(rt: Runtime, tenant: str, agent_id: str) -> Agent:
     if row is None:
         raise not_found("agent", agent_id)
     [live] = await reads.agents_live(rt.redis, tenant, [agent_id])
-    return agent_view(agent_id, row.config, row.version, live)
+    now = await reads.tenant_now_ms(rt.redis, tenant, rt.clock.now_ms())
+    [today] = await reads.agent_days(rt.redis, tenant, [agent_id], now)
+    return agent_view(agent_id, row.config, row.version, live, today)
 
 
 async def list_agents(rt: Runtime, tenant: str, state: str | None) -> list[Agent]:
     async with rt.db.sessions() as session:
         rows = await repo.list_configs(session, "agent", tenant)
-    lives = await reads.agents_live(rt.redis, tenant, [r.id for r in rows])
-    views = [agent_view(r.id, r.config, r.version, live) for r, live in zip(rows, lives,
-                                                                           strict=True)]
+    ids = [r.id for r in rows]
+    lives = await reads.agents_live(rt.redis, tenant, ids)
+    now = await reads.tenant_now_ms(rt.redis, tenant, rt.clock.now_ms())
+    days = await reads.agent_days(rt.redis, tenant, ids, now)
+    views = [agent_view(r.id, r.config, r.version, live, day)
+             for r, live, day in zip(rows, lives, days, strict=True)]
     return [v for v in views if state is None or v.state == state]
 
 

@@ -116,3 +116,31 @@ async def purge_ended(redis: Redis, tenant: str, before_ms: int, batch: int = 50
         pipe.zrem(ended_key, *ids)
         await pipe.execute()
     return len(ids)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDay:
+    """An agent's counters for one tenant-day (UTC); no state change resets them."""
+
+    calls_handled: int = 0
+    talk_ms: float = 0
+    missed_offers: int = 0
+
+
+COUNTERS = ("handled", "talk_ms", "missed")
+
+
+async def agent_days(redis: Redis, tenant: str, agent_ids: list[str],
+                     now_ms: int) -> list[AgentDay]:
+    day = now_ms // 86_400_000
+    fields = [f"{day}|{a}|{c}" for a in agent_ids for c in COUNTERS]
+    if not fields:
+        return []
+    values = [float(v or 0) for v in await _hmget(redis, keys.key(tenant, "stats"), fields)]
+    return [AgentDay(int(values[i]), values[i + 1], int(values[i + 2]))
+            for i in range(0, len(values), len(COUNTERS))]
+
+
+async def tenant_now_ms(redis: Redis, tenant: str, wall_ms: int) -> int:
+    manual = await manual_now_ms(redis, tenant)
+    return wall_ms if manual is None else manual

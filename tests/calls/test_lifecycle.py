@@ -36,7 +36,12 @@ async def test_arrive_offer_accept_complete_wrap_up(tenant: TenantApi) -> None:
     await tenant.advance(4.999)
     assert (await tenant.agent("ana"))["state"] == "wrap_up"
     await tenant.advance(0.001)
-    assert (await tenant.agent("ana"))["state"] == "available"
+    ana = await tenant.agent("ana")
+    assert ana["state"] == "available"
+    # Per tenant-day counters survive state changes.
+    await tenant.state("ana", "offline")
+    assert (await tenant.agent("ana"))["today"] == {"calls_handled": 1, "talk_s": 30.0,
+                                                    "missed_offers": 0}
 
     types = [e["type"] for e in await tenant.events() if e["type"].startswith("call.")]
     assert types == ["call.queued", "call.offered", "call.connected", "call.completed"]

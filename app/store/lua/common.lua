@@ -55,8 +55,11 @@ local function now_ms()
   return WALL_MS
 end
 
+-- Ids of calls, offers, queue entries and wrap-ups: one counter per tenant, started at
+-- wall-ms × 1000 when the tenant is projected, so ids stay unique across a Redis that lost its
+-- data, and sort in creation order (fixed width).
 local function next_id(prefix)
-  return prefix .. string.format('%012d', redis.call('INCR', K_SEQ))
+  return prefix .. string.format('%016d', redis.call('INCR', K_SEQ))
 end
 
 local function load(hash, id)

@@ -1,0 +1,103 @@
+"""Redis goes away: requests fail fast with 503 backend-unavailable and change nothing; when
+Redis comes back (empty: no persistence) the service recovers by itself, re-projecting the
+tenant's configuration from SQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.main import create_app
+from app.settings import Settings
+from tests.support import ADMIN_TOKEN, expect
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisProcess:
+    """A redis-server of the test's own, on a loopback port, stopped by PID."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port = port
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    redis = RedisProcess(free_port(), tmp_path)
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["redis+postgresql"], indirect=True)
+async def test_redis_outage_fails_fast_and_recovers(
+        own_redis: RedisProcess, make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{own_redis.port}/0")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://sb") as http:
+        tenant = expect(await http.post("/v1/tenants", json={"id": f"outage-{own_redis.port}"},
+                                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}), 201)
+        auth = {"Authorization": f"Bearer {tenant['api_key']}"}
+        expect(await http.put("/v1/queues/q", json={}, headers=auth), 200)
+        first = expect(await http.post("/v1/calls", json={"queue": "q"}, headers=auth), 201)
+
+        own_redis.kill()
+        started = time.monotonic()
+        down = await http.post("/v1/calls", json={"queue": "q"}, headers=auth)
+        elapsed = time.monotonic() - started
+        assert down.status_code == 503
+        assert down.headers["content-type"] == "application/problem+json"
+        assert down.json()["type"] == "/problems/backend-unavailable"
+        assert down.json()["backend"] == "Redis"
+        assert elapsed < 5, f"503 took {elapsed:.1f}s"
+        assert (await http.get("/readyz")).status_code == 503
+
+        own_redis.start()  # empty: the tenant and its queue come back from SQL
+        deadline = time.monotonic() + 10
+        while True:
+            again = await http.post("/v1/calls", json={"queue": "q"}, headers=auth)
+            if again.status_code == 201 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert again.status_code == 201, again.text
+        assert again.json()["queue"] == "q"
+        assert again.json()["id"] != first["id"], "call ids must not repeat after data loss"
+        assert (await http.get("/readyz")).status_code == 200
