@@ -1,0 +1,51 @@
+"""The reconciler repairs a decision lost between a state change and its claim (a replica that
+died in between): a waiting call next to a free eligible agent is routed on the next pass."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import httpx
+
+from app.runtime import Runtime
+from app.timers.background import Background
+from tests.support import Api
+
+
+def runtime_of(service: Api) -> Runtime:
+    transport = cast(httpx.ASGITransport, service.http._transport)
+    return cast(Runtime, transport.app.state.runtime)  # type: ignore[attr-defined]
+
+
+async def test_a_lost_claim_is_repaired_by_the_reconciler(service: Api) -> None:
+    tenant = await service.tenant("manual")
+    await tenant.put_queue("sales")
+    await tenant.put_queue("tech", requirements=[{"skill": "linux", "min_level": 5}])
+    await tenant.put_agent("ana", skills={"linux": 3})
+    await tenant.put_agent("bo", skills={"linux": 8})
+    await tenant.state("ana", "available")
+    await tenant.state("bo", "available")
+    rt = runtime_of(service)
+
+    # An arrival whose process "dies" after the enqueue script: nobody claims it.
+    lost = []
+    for queue in ("sales", "tech"):
+        reply = await rt.run("enqueue", tenant.id, {"call": {"queue": queue, "priority": 0}},
+                             queues=[queue])
+        assert reply.call is not None and reply.wake, "the enqueue returned candidates"
+        lost.append(reply.call)
+    for call in lost:
+        assert (await tenant.call(call.id))["state"] == "queued"
+
+    await Background(rt).reconcile()
+
+    offered = {c.queue: await tenant.call(c.id) for c in lost}
+    assert offered["tech"]["state"] == "offered"
+    assert offered["tech"]["offer"]["agent_id"] == "bo"  # ana does not meet linux ≥ 5
+    assert offered["sales"]["state"] == "offered"
+    assert offered["sales"]["offer"]["agent_id"] == "ana"
+
+    # A second pass finds nothing to do and changes nothing.
+    before = await tenant.events()
+    await Background(rt).reconcile()
+    assert await tenant.events() == before
