@@ -38,3 +38,8 @@ def rfc3339(ms: int | float | None) -> str | None:
     if ms is None:
         return None
     return to_datetime(ms).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def at(ms: int | float | None) -> datetime | None:
+    """An optional ms timestamp as an aware datetime (the API serialises it with ms)."""
+    return None if ms is None else to_datetime(ms)

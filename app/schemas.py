@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -17,6 +18,14 @@ AttributeValue = Annotated[str, StringConstraints(max_length=1024)] | int | floa
 Attributes = Annotated[dict[AttributeKey, AttributeValue], Field(max_length=50)]
 
 MAX_REQUIREMENTS = 20
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# RFC 3339 UTC with milliseconds on the wire: 2026-11-22T16:09:05.123Z.
+Timestamp = Annotated[datetime, PlainSerializer(_rfc3339, return_type=str, when_used="json")]
 
 
 class Strict(BaseModel):

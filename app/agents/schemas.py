@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.schemas import Attributes, Id, SkillLevel, SkillName, Strict
+from app.schemas import Attributes, Id, SkillLevel, SkillName, Strict, Timestamp
 
 
 class Channel(StrEnum):
@@ -56,8 +55,8 @@ class Agent(AgentConfig):
     version: int
     state: AgentState
     reason: str | None = None
-    idle_since: datetime | None = Field(None, description="When the agent last became available.")
-    state_since: datetime | None = None
+    idle_since: Timestamp | None = Field(None, description="When the agent last became available.")
+    state_since: Timestamp | None = None
     call_id: str | None = None
     offer_id: str | None = None
     missed_offers_in_row: int = 0

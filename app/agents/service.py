@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.agents.schemas import Agent, AgentConfig, AgentStateChange
-from app.clock import rfc3339, to_datetime
+from app.clock import at, to_datetime
 from app.db import repositories as repo
 from app.errors import SwitchboardError, conflict, invalid, not_found
 from app.projection import agent_request
@@ -19,8 +19,8 @@ def agent_view(agent_id: str, config: dict[str, object], version: int, live: Age
                if live.pending_state else None)
     return Agent.model_validate({
         **config, "id": agent_id, "version": version, "state": live.state, "reason": live.reason,
-        "idle_since": rfc3339(live.idle_since_ms) if live.state == "available" else None,
-        "state_since": rfc3339(live.state_since_ms), "call_id": live.call_id,
+        "idle_since": at(live.idle_since_ms) if live.state == "available" else None,
+        "state_since": at(live.state_since_ms), "call_id": live.call_id,
         "offer_id": live.offer_id, "missed_offers_in_row": live.missed_in_row,
         "pending": pending,
         "today": None if today is None else {

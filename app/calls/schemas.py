@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.agents.schemas import Channel
-from app.schemas import Attributes, Id, Priority, Requirement, Requirements, Strict
+from app.schemas import Attributes, Id, Priority, Requirement, Requirements, Strict, Timestamp
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(max_length=200)]
@@ -87,8 +86,8 @@ class Transfer(Strict):
 class OfferView(BaseModel):
     id: str
     agent_id: str
-    offered_at: datetime
-    expires_at: datetime
+    offered_at: Timestamp
+    expires_at: Timestamp
 
 
 class Waiting(BaseModel):
@@ -115,10 +114,10 @@ class CallView(BaseModel):
     offer: OfferView | None
     agent_id: str | None = Field(description="The agent on the call (connected, completed).")
     transfer_agent_id: str | None = Field(description="Waiting for this agent (transfer).")
-    arrived_at: datetime
-    queued_at: datetime = Field(description="When it entered its current queue.")
-    connected_at: datetime | None
-    ended_at: datetime | None
+    arrived_at: Timestamp
+    queued_at: Timestamp = Field(description="When it entered its current queue.")
+    connected_at: Timestamp | None
+    ended_at: Timestamp | None
     talk_s: float | None
     transfers: int
     overflows: int

@@ -11,7 +11,7 @@ from app.calls.schemas import (
     Reject,
     Transfer,
 )
-from app.clock import rfc3339
+from app.clock import at
 from app.errors import SwitchboardError, conflict, invalid, not_found
 from app.routing.records import CallRecord
 from app.runtime import Runtime
@@ -47,11 +47,11 @@ def call_view(call: CallRecord, position: int | None = None,
                     "agents_eligible_available": waiting.agents_eligible_available}
         if queued and waiting else None,
         "offer": {"id": offer.id, "agent_id": offer.agent_id,
-                  "offered_at": rfc3339(offer.offered_ms),
-                  "expires_at": rfc3339(offer.expires_ms)} if offer else None,
+                  "offered_at": at(offer.offered_ms),
+                  "expires_at": at(offer.expires_ms)} if offer else None,
         "agent_id": call.agent_id, "transfer_agent_id": call.target_agent,
-        "arrived_at": rfc3339(call.arrived_ms), "queued_at": rfc3339(call.entered_ms),
-        "connected_at": rfc3339(call.connected_ms), "ended_at": rfc3339(call.ended_ms),
+        "arrived_at": at(call.arrived_ms), "queued_at": at(call.entered_ms),
+        "connected_at": at(call.connected_ms), "ended_at": at(call.ended_ms),
         "talk_s": None if call.talk_ms is None else call.talk_ms / 1000,
         "transfers": call.transfers, "overflows": call.overflows,
         "missed_offers": call.missed_offers, "resolved": call.resolved,

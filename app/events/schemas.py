@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
+
+from app.schemas import Timestamp
 
 
 class Event(BaseModel):
     id: str = Field(description="Stream id; pass it as `after` to read on from here.")
     type: str
-    occurred_at: datetime
+    occurred_at: Timestamp
     data: dict[str, object]
 
 

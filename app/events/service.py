@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.calls.service import call_view
-from app.clock import rfc3339
+from app.clock import rfc3339, to_datetime
 from app.events.schemas import Event, EventPage
 from app.routing.records import CallRecord
 from app.runtime import Runtime
@@ -32,11 +32,11 @@ def _public(value: Any) -> Any:
 
 
 def render(event: StoredEvent) -> Event:
-    data = dict(event.data)
-    if isinstance(data.get("call"), dict):
-        data["call"] = call_view(CallRecord.parse(data["call"])).model_dump(mode="json")
-    return Event(id=event.id, type=event.type, occurred_at=rfc3339(event.at_ms),
-                 data={k: (v if k == "call" else _public(v)) for k, v in data.items()})
+    call = event.data.get("call")
+    data: dict[str, Any] = _public({k: v for k, v in event.data.items() if k != "call"})
+    if isinstance(call, dict):
+        data["call"] = call_view(CallRecord.parse(call)).model_dump(mode="json")
+    return Event(id=event.id, type=event.type, occurred_at=to_datetime(event.at_ms), data=data)
 
 
 async def page(rt: Runtime, tenant: str, after: str | None, limit: int) -> EventPage:

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, StringConstraints
 
 from app.auth import Role
 from app.clock import ClockMode
-from app.schemas import Id, Strict
+from app.schemas import Id, Strict, Timestamp
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -22,7 +21,7 @@ class TenantCreated(BaseModel):
     id: str
     name: str
     clock: ClockMode
-    created_at: datetime
+    created_at: Timestamp
     api_key: str
     api_key_id: str
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field, model_validator
 
-from app.clock import ClockMode, rfc3339, to_ms
+from app.clock import ClockMode, rfc3339, to_datetime, to_ms
 from app.errors import conflict, invalid
 from app.runtime import Runtime
-from app.schemas import Strict
+from app.schemas import Strict, Timestamp
 from app.store import reads
 from app.timers.service import fire_due
 
@@ -18,12 +16,12 @@ MAX_ADVANCE_S = 366 * 86_400
 
 class ClockView(BaseModel):
     mode: ClockMode
-    now: datetime
+    now: Timestamp
 
 
 class Advance(Strict):
     seconds: float | None = Field(None, ge=0, le=MAX_ADVANCE_S)
-    to: datetime | None = Field(None, description="RFC 3339; not before the clock's now.")
+    to: Timestamp | None = Field(None, description="RFC 3339; not before the clock's now.")
 
     @model_validator(mode="after")
     def _one(self) -> Advance:
@@ -51,7 +49,7 @@ async def _mode_and_now(rt: Runtime, tenant: str) -> tuple[ClockMode, int]:
 
 async def get_clock(rt: Runtime, tenant: str) -> ClockView:
     mode, now = await _mode_and_now(rt, tenant)
-    return ClockView(mode=mode, now=rfc3339(now))
+    return ClockView(mode=mode, now=to_datetime(now))
 
 
 async def advance(rt: Runtime, tenant: str, body: Advance) -> Advanced:
@@ -65,4 +63,4 @@ async def advance(rt: Runtime, tenant: str, body: Advance) -> Advanced:
         raise invalid("to", f"{body.to} is before the clock's now {rfc3339(now)}")
     fired = await fire_due(rt, tenant, target, manual=True)
     _, after = await _mode_and_now(rt, tenant)
-    return Advanced(mode=mode, now=rfc3339(after), fired=fired)
+    return Advanced(mode=mode, now=to_datetime(after), fired=fired)

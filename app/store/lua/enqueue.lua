@@ -10,7 +10,7 @@ if present(c.external_id) then
       want(call.queue)
       local m = missing()
       if m then return m end
-      return reply({existing = true, call = call, position = position(call), now = now})
+      return reply({repeated = true, call = call, position = position(call), now = now})
     end
   end
 end
