@@ -51,7 +51,7 @@ async def open_runtime(settings: Settings, clock: WallClock | None = None) -> Ru
     if settings.auto_migrate:
         await upgrade(settings.database_url)
     db = open_database(settings.database_url)
-    redis = open_redis(settings.redis_url)
+    redis = open_redis(settings.redis_url, max_connections=settings.redis_max_connections)
     strategies = StrategyRegistry.discover()
     store = Store(redis, clock, events_max_len=settings.events_max_len,
                   candidate_limit=settings.candidate_limit)

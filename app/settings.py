@@ -11,6 +11,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
 
     redis_url: str = "memory://"
+    redis_max_connections: int = Field(128, ge=1)
     database_url: str = "sqlite+aiosqlite:///./switchboard.db"
     admin_token: SecretStr | None = None
     # Run Alembic to head at start-up (the embedded default wants it; production runs the Job).

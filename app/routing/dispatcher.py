@@ -1,16 +1,19 @@
 """The dispatcher: asks a strategy, commits through one script, retries a lost race.
 
 A wake-up (a call or an agent that became routable) arrives with the other side's best
-candidates, read in the same atomic step. The strategy picks; `claim` commits only if the call
-still waits and the agent is still free. A lost race tries the next candidate; when a page of
-candidates is used up, a fresh page is read. Nothing here waits on anything but Redis.
+candidates, read in the same atomic step. The strategy ranks them (its pick, then its pick of
+the rest, ...); `claim` commits the first pair where the call still waits and the agent is
+still free, in one round trip even when concurrent decisions wanted the same agent. When the
+whole page was taken meanwhile, a fresh page is read. Nothing here waits on anything but Redis.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from app.routing.eligibility import eligible
 from app.routing.records import AgentSnapshot, CallRecord
@@ -28,6 +31,26 @@ class Outcome:
 
     offered: dict[str, CallRecord] = field(default_factory=dict)
     conflicts: int = 0
+
+
+T = TypeVar("T")
+
+
+def ranking(candidates: list[T], pick: Callable[[list[T]], T | None]) -> list[T]:
+    """The strategy's order of preference: its pick, then its pick among the rest, ..."""
+    rest, ranked = list(candidates), []
+    while rest:
+        choice = pick(rest)
+        if choice is None:
+            break
+        ranked.append(choice)
+        rest.remove(choice)
+    return ranked
+
+
+def _pick_agent(strategy: Strategy, call: CallRecord, now_ms: int,
+                candidates: list[AgentSnapshot]) -> AgentSnapshot | None:
+    return strategy.pick_agent(call, candidates, now_ms)
 
 
 class Dispatcher:
@@ -49,10 +72,14 @@ class Dispatcher:
                 pending.extend(reply.wake)
         return outcome
 
-    async def _claim(self, tenant: str, call: CallRecord, agent: AgentSnapshot) -> Reply:
+    async def _claim(self, tenant: str, calls: list[CallRecord],
+                     agents: list[AgentSnapshot]) -> Reply:
+        """Commit the first still-possible pair, in the strategy's order of preference."""
         return await self.store.run(
-            "claim", tenant, {"call_id": call.id, "agent_id": agent.id, "queue": call.queue},
-            queues=[call.queue], agent=agent.id,
+            "claim", tenant, {"call_ids": [c.id for c in calls],
+                              "agent_ids": [a.id for a in agents]},
+            queues=sorted({c.queue for c in calls}),
+            agent=agents[0].id if len(agents) == 1 else None,
         )
 
     async def _route_call(
@@ -62,22 +89,18 @@ class Dispatcher:
         call, agents, offset = wake.call, wake.agents, 0
         for _ in range(MAX_PAGES):
             candidates = [a for a in agents if eligible(call, a)]
-            lost = False
-            while candidates:
-                pick = strategy.pick_agent(call, candidates, now_ms)
-                if pick is None:
-                    return None
-                reply = await self._claim(tenant, call, pick)
+            ranked = ranking(candidates, partial(_pick_agent, strategy, call, now_ms))
+            if ranked:
+                reply = await self._claim(tenant, [call], ranked)
                 if reply.error is None:
                     return reply
                 outcome.conflicts += 1
                 if reply.details.get("side") == "call":
                     return None
-                candidates.remove(pick)
-                lost = True
-            if not lost and len(agents) < self.store.candidate_limit:
+            elif len(agents) < self.store.candidate_limit:
                 return None  # every available agent was looked at
-            offset = 0 if lost else offset + self.store.candidate_limit
+            # Every candidate was taken meanwhile (read afresh) or none was eligible (read on).
+            offset = 0 if ranked else offset + self.store.candidate_limit
             fresh = await self.store.run("peek", tenant, {"call_id": call.id, "offset": offset},
                                          queues=[call.queue])
             page = next((w for w in fresh.wake if isinstance(w, CallWake)), None)
@@ -91,24 +114,18 @@ class Dispatcher:
     ) -> Reply | None:
         agent, calls, offset = wake.agent, wake.calls, 0
         for _ in range(MAX_PAGES):
-            candidates = {c.id: c for c in calls if eligible(c, agent)}
-            lost = False
-            while candidates:
-                pick = self._strategy_for(wake, candidates.values()).pick_call(
-                    agent, list(candidates.values()), now_ms)
-                if pick is None:
-                    return None
-                reply = await self._claim(tenant, pick, agent)
+            candidates = list({c.id: c for c in calls if eligible(c, agent)}.values())
+            ranked = ranking(candidates, partial(self._pick_call, wake, agent, now_ms))
+            if ranked:
+                reply = await self._claim(tenant, ranked, [agent])
                 if reply.error is None:
                     return reply
                 outcome.conflicts += 1
                 if reply.details.get("side") == "agent":
                     return None
-                del candidates[pick.id]
-                lost = True
-            if not lost and len(calls) < self.store.candidate_limit:
+            elif len(calls) < self.store.candidate_limit:
                 return None
-            offset = 0 if lost else offset + self.store.candidate_limit
+            offset = 0 if ranked else offset + self.store.candidate_limit
             fresh = await self.store.run("peek", tenant, {"agent_id": agent.id, "offset": offset},
                                          agent=agent.id)
             page = next((w for w in fresh.wake if isinstance(w, AgentWake)), None)
@@ -116,6 +133,10 @@ class Dispatcher:
                 return None
             wake, agent, calls = page, page.agent, page.calls
         return None
+
+    def _pick_call(self, wake: AgentWake, agent: AgentSnapshot, now_ms: int,
+                   calls: list[CallRecord]) -> CallRecord | None:
+        return self._strategy_for(wake, calls).pick_call(agent, calls, now_ms)
 
     def _strategy_for(self, wake: AgentWake, calls: Iterable[CallRecord]) -> Strategy:
         """Across queues, the strategy of the queue holding the best-ranked eligible call."""

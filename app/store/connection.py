@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 
-def open_redis(url: str) -> Redis:
+def open_redis(url: str, *, max_connections: int = 128, pool_timeout_s: float = 5.0) -> Redis:
     if url.startswith("memory://"):
         # In-process Redis with Lua, for a bare machine: state lives as long as the process.
         import fakeredis
 
         return cast(Redis, fakeredis.FakeAsyncRedis(decode_responses=True))
-    return Redis.from_url(url, decode_responses=True, health_check_interval=10,
-                          socket_connect_timeout=2, socket_timeout=5)
+    # A blocking pool: a burst of requests waits for a free connection instead of failing
+    # with "Too many connections" (which would read as Redis being down).
+    pool = BlockingConnectionPool.from_url(
+        url, decode_responses=True, max_connections=max_connections, timeout=pool_timeout_s,
+        health_check_interval=10, socket_connect_timeout=2, socket_timeout=5)
+    return Redis.from_pool(pool)  # owns the pool: aclose() disconnects it

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 import structlog
 
 from app.clock import ClockMode
+from app.errors import SwitchboardError
 from app.projection import project_tenant
 from app.runtime import Runtime
 from app.store import reads
@@ -58,28 +60,42 @@ class Background:
                 self._modes[tenant] = mode
         return mode
 
-    async def sweep(self) -> None:
+    async def _each_tenant(self, name: str, step: Callable[[str], Awaitable[None]]) -> None:
+        """One tenant's failure (say, one this replica's SQL does not know) must not hold up
+        the others."""
         for tenant in await reads.tenants(self.rt.redis):
-            if await self._mode(tenant) != ClockMode.wall:
-                continue
-            first = await reads.first_timer(self.rt.redis, tenant)
-            now = self.rt.clock.now_ms()
-            if first is not None and first[1] <= now:
-                await fire_due(self.rt, tenant, now, manual=False)
+            try:
+                await step(tenant)
+            except SwitchboardError as e:
+                log.warning("background pass skipped a tenant", task=name, tenant=tenant,
+                            error=e.detail)
+
+    async def sweep(self) -> None:
+        await self._each_tenant("timers", self._sweep_tenant)
+
+    async def _sweep_tenant(self, tenant: str) -> None:
+        if await self._mode(tenant) != ClockMode.wall:
+            return
+        first = await reads.first_timer(self.rt.redis, tenant)
+        now = self.rt.clock.now_ms()
+        if first is not None and first[1] <= now:
+            await fire_due(self.rt, tenant, now, manual=False)
 
     async def reconcile(self) -> None:
         """Route any queue with a waiting call and a free eligible agent (a replica may have
         died between an arrival and its claim), and forget long-ended calls."""
+        await self._each_tenant("reconciler", self._reconcile_tenant)
+
+    async def _reconcile_tenant(self, tenant: str) -> None:
         rt = self.rt
-        for tenant in await reads.tenants(rt.redis):
-            queues = await reads.queue_ids(rt.redis, tenant)
-            reply = await rt.run("peek", tenant, {}, queues=queues)
-            outcome = await rt.settle(tenant, reply)
-            if outcome.offered:
-                log.info("reconciler routed calls", tenant=tenant, calls=len(outcome.offered))
-            cutoff = rt.clock.now_ms() - round(rt.settings.ended_call_retention_s * 1000)
-            if await self._mode(tenant) == ClockMode.wall:
-                await reads.purge_ended(rt.redis, tenant, cutoff)
+        queues = await reads.queue_ids(rt.redis, tenant)
+        reply = await rt.run("peek", tenant, {}, queues=queues)
+        outcome = await rt.settle(tenant, reply)
+        if outcome.offered:
+            log.info("reconciler routed calls", tenant=tenant, calls=len(outcome.offered))
+        cutoff = rt.clock.now_ms() - round(rt.settings.ended_call_retention_s * 1000)
+        if await self._mode(tenant) == ClockMode.wall:
+            await reads.purge_ended(rt.redis, tenant, cutoff)
 
     async def project_all(self) -> None:
         """At start-up: make sure this Redis knows every tenant in SQL."""

@@ -1,27 +1,62 @@
--- Commit a routing decision: the call is still waiting and the agent still free and eligible,
--- so reserve both, set the offer deadline and append the event, or change nothing.
+-- Commit a routing decision. REQ.call_ids and REQ.agent_ids are the strategy's choices in
+-- order of preference (one side has a single entry): the first pair where the call still
+-- waits and the agent is still free and eligible is reserved — offer deadline set, event
+-- appended — or nothing changes. One round trip however many concurrent decisions raced for
+-- the same first choice; the outcome is what retrying down the list would give.
 local now = now_ms()
-local call = load(K_CALLS, REQ.call_id)
-if not call or call.state ~= 'queued' then
-  return fail('conflict', {side = 'call', state = call and call.state})
+
+local function viable_call(id)
+  local call = load(K_CALLS, id)
+  if call and call.state == 'queued' then return call end
+  return nil
 end
-local agent_id = REQ.agent_id
-local live = agent_live(agent_id)
-local cfg = agent_cfg(agent_id)
-if live.state ~= 'available' or not cfg then
-  return fail('conflict', {side = 'agent', state = live.state})
+
+local function viable_agent(id)
+  local live = agent_live(id)
+  local cfg = agent_cfg(id)
+  if live.state == 'available' and cfg then return live, cfg end
+  return nil, nil
+end
+
+local function fits(call, agent_id, cfg)
+  if present(call.target_agent) then return call.target_agent == agent_id end
+  if not meets(cfg, call.requirements) then return false end
+  want(call.queue)
+  if QW[call.queue] == nil then return true end -- checked again once the keys are here
+  return redis.call('ZSCORE', QA[call.queue], agent_id) ~= false
+end
+
+local call, agent_id, live, cfg
+local calls_seen, agents_seen = 0, 0
+for _, cid in ipairs(REQ.call_ids) do
+  local c = viable_call(cid)
+  if c then
+    calls_seen = calls_seen + 1
+    for _, aid in ipairs(REQ.agent_ids) do
+      local l, a = viable_agent(aid)
+      if l then
+        agents_seen = agents_seen + 1
+        if fits(c, aid, a) then
+          call, agent_id, live, cfg = c, aid, l, a
+          break
+        end
+      end
+    end
+  end
+  if call then break end
+end
+if not call then
+  local side = 'agent'
+  if calls_seen == 0 then side = 'call' end
+  return fail('conflict', {side = side})
 end
 want(call.queue)
 want_agent_queues(cfg)
 local m = missing()
 if m then return m end
-local ok
-if present(call.target_agent) then
-  ok = call.target_agent == agent_id
-else
-  ok = redis.call('ZSCORE', QA[call.queue], agent_id) ~= false and meets(cfg, call.requirements)
+if not present(call.target_agent) and redis.call('ZSCORE', QA[call.queue], agent_id) == false then
+  return fail('conflict', {side = 'agent'})
 end
-if not ok then return fail('conflict', {side = 'agent', state = 'not-eligible'}) end
 
 local qc = queue_cfg(call.queue) or {}
 unqueue_call(call)
