@@ -3,9 +3,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas import Attributes, Id, SkillLevel, SkillName, Strict, Timestamp
+from app.schemas import Attributes, Id, Lax, Name, SkillLevel, SkillName, Strict, Timestamp
 
 
 class Channel(StrEnum):
@@ -25,15 +25,16 @@ class AgentState(StrEnum):
     wrap_up = "wrap_up"
 
 
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Reason = Name
 
 
 class AgentConfig(Strict):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     skills: Annotated[dict[SkillName, SkillLevel], Field(max_length=100)] = {}
     queues: Annotated[list[Id], Field(max_length=100, description="Empty: every queue.")] = []
-    capacity: Annotated[dict[Channel, Annotated[int, Field(ge=1, le=50)]],
-                        Field(description="Calls at once per channel.")] = {Channel.voice: 1}
+    capacity: Annotated[dict[Annotated[Channel, Lax], Annotated[int, Field(ge=1, le=50)]],
+                        Field(min_length=1, description="Calls at once per channel.")] = {
+                            Channel.voice: 1}
     attributes: Attributes = {}
 
 
@@ -51,6 +52,8 @@ class AgentToday(BaseModel):
 
 
 class Agent(AgentConfig):
+    model_config = ConfigDict(strict=False)  # built by the service, not sent by a client
+
     id: str
     version: int
     state: AgentState

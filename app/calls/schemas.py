@@ -6,10 +6,19 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.agents.schemas import Channel
-from app.schemas import Attributes, Id, Priority, Requirement, Requirements, Strict, Timestamp
+from app.schemas import (
+    Attributes,
+    Id,
+    Lax,
+    Priority,
+    Requirement,
+    Requirements,
+    Strict,
+    Text,
+    Timestamp,
+)
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Text = Annotated[str, StringConstraints(max_length=200)]
 
 
 class CallState(StrEnum):
@@ -39,7 +48,7 @@ class CallCreate(Strict):
     external_id: ExternalId | None = Field(
         None, description="The front-end's id; the same id again returns the existing call.")
     priority: Priority = 0
-    channel: Channel = Channel.voice
+    channel: Annotated[Channel, Lax] = Channel.voice
     caller: Caller = Caller()
     requirements: Requirements = []
     attributes: Attributes = {}

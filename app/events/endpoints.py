@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import EventReader, RuntimeDep
+from app.errors import invalid
 from app.events import service
 from app.events.schemas import EventPage
 
@@ -19,4 +20,6 @@ async def events(
     = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
+    if after is not None and any(int(part) >= 2**64 for part in after.split("-")):
+        raise invalid("after", f"{after!r} is not an event id (each part must fit 64 bits)")
     return await service.page(rt, who.tenant, after, limit)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.schemas import Id, Requirements, Strict
+from app.schemas import Id, Name, Requirements, Strict
 
 Seconds = Annotated[float, Field(gt=0, le=86_400)]
 
@@ -15,7 +15,7 @@ class ServiceLevel(Strict):
 
 
 class QueueConfig(Strict):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     strategy: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "longest-idle"
     requirements: Requirements = []
     priority_weight_s: Seconds | None = Field(
@@ -39,6 +39,8 @@ class QueueConfig(Strict):
 
 
 class Queue(QueueConfig):
+    model_config = ConfigDict(strict=False)  # built by the service, not sent by a client
+
     id: str
     version: int
 

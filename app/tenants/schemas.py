@@ -2,19 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel
 
 from app.auth import Role
 from app.clock import ClockMode
-from app.schemas import Id, Strict, Timestamp
-
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+from app.schemas import Id, Lax, Name, Strict, Timestamp
 
 
 class TenantCreate(Strict):
     id: Id
     name: Name | None = None
-    clock: ClockMode = ClockMode.wall
+    clock: Annotated[ClockMode, Lax] = ClockMode.wall
 
 
 class TenantCreated(BaseModel):
@@ -28,11 +26,11 @@ class TenantCreated(BaseModel):
 
 class ApiKeyCreate(Strict):
     name: Name
-    role: Role
+    role: Annotated[Role, Lax]
 
 
 class ApiKeyCreated(BaseModel):
     id: str
     name: str
-    role: Role
+    role: Annotated[Role, Lax]
     api_key: str

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field, model_validator
 
 from app.clock import ClockMode, rfc3339, to_datetime, to_ms
 from app.errors import conflict, invalid
 from app.runtime import Runtime
-from app.schemas import Strict, Timestamp
+from app.schemas import Lax, Strict, Timestamp
 from app.store import reads
 from app.timers.service import fire_due
 
@@ -21,7 +23,8 @@ class ClockView(BaseModel):
 
 class Advance(Strict):
     seconds: float | None = Field(None, ge=0, le=MAX_ADVANCE_S)
-    to: Timestamp | None = Field(None, description="RFC 3339; not before the clock's now.")
+    to: Annotated[Timestamp, Lax] | None = Field(
+        None, description="RFC 3339; not before the clock's now.")
 
     @model_validator(mode="after")
     def _one(self) -> Advance:
@@ -61,6 +64,9 @@ async def advance(rt: Runtime, tenant: str, body: Advance) -> Advanced:
     target = now + round(body.seconds * 1000) if body.seconds is not None else to_ms(body.to)  # type: ignore[arg-type]
     if target < now:
         raise invalid("to", f"{body.to} is before the clock's now {rfc3339(now)}")
+    if target - now > MAX_ADVANCE_S * 1000:
+        raise invalid("to", f"{body.to} is more than {MAX_ADVANCE_S} s after the clock's now "
+                      f"{rfc3339(now)}; advance in steps")
     fired = await fire_due(rt, tenant, target, manual=True)
     _, after = await _mode_and_now(rt, tenant)
     return Advanced(mode=mode, now=to_datetime(after), fired=fired)
