@@ -114,11 +114,11 @@ end
 -- Candidates: the few best of the other side, read in the same atomic step as the change.
 local LIMIT = tonumber(REQ.limit or 16)
 
+-- A candidate as a strategy sees it; it came from an index of available agents.
 local function agent_snapshot(agent_id, idle_score)
-  local live = load(K_AGENTS, agent_id)
   local cfg = agent_cfg(agent_id) or {}
   return {id = agent_id, idle_since_ms = tonumber(idle_score), skills = cfg.skills or {},
-          attributes = cfg.attributes or {}, state = live and live.state or 'offline'}
+          attributes = cfg.attributes or {}}
 end
 
 local function agents_for(queue, offset)
