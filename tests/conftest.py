@@ -78,7 +78,7 @@ async def service(make_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://switchboard") as http:
-            api = Api(http)
+            api = Api(http, app)
             yield api
     await forget_tenants(settings.redis_url, api.tenants)
 

@@ -6,12 +6,15 @@ import asyncio
 import os
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.runtime import Runtime
 
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_URL = os.environ.get("SWITCHBOARD_TEST_DATABASE_URL",
@@ -132,11 +135,18 @@ class TenantApi:
 
 
 class Api:
-    """The service behind an httpx client; creates tenants with the platform admin token."""
+    """The service behind an httpx client; creates tenants with the platform admin token.
+    `app` is set when the service runs in this process (its runtime is then reachable)."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, app: FastAPI | None = None) -> None:
         self.http = http
+        self.app = app
         self.tenants: list[str] = []
+
+    @property
+    def runtime(self) -> Runtime:
+        assert self.app is not None, "the service does not run in this process"
+        return cast(Runtime, self.app.state.runtime)
 
     async def tenant(self, clock: str = "manual", tenant_id: str | None = None) -> TenantApi:
         tenant_id = tenant_id or unique("t")

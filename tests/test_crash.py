@@ -110,6 +110,20 @@ async def _audit(desk: Desk, load: Load, since_ms: int) -> Audit:
     return audit
 
 
+async def _after_the_kill(desk: Desk, load: Load, callers: list[asyncio.Task[None]],
+                          killed_ms: int) -> Audit:
+    """Let the load finish, then check nothing was lost or stranded, and wind down."""
+    await asyncio.wait_for(asyncio.gather(*callers), 60)
+    await load.stop_agents()
+    assert desk.errors, "the kill went unnoticed: was it mid-load?"
+    assert not desk.problems, desk.problems[:10]
+    await _created_not_lost(desk, load)
+    await _no_agent_reserved_past_deadline(desk)
+    await _waiting_calls_routed(desk)
+    await wind_down(desk)
+    return await _audit(desk, load, killed_ms)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 async def test_sigkill_mid_load_then_restart(database_url: str, tmp_path: Path) -> None:
@@ -142,16 +156,7 @@ async def test_sigkill_mid_load_then_restart(database_url: str, tmp_path: Path) 
         clients.append(httpx.AsyncClient(base_url=second.base_url, timeout=10))
         endpoint.http = clients[-1]
 
-        await asyncio.wait_for(asyncio.gather(*callers), 60)
-        await load.stop_agents()
-        assert desk.errors, "the kill went unnoticed: was it mid-load?"
-        assert not desk.problems, desk.problems[:10]
-
-        await _created_not_lost(desk, load)
-        await _no_agent_reserved_past_deadline(desk)
-        await _waiting_calls_routed(desk)
-        await wind_down(desk)
-        audit = await _audit(desk, load, killed_ms)
+        audit = await _after_the_kill(desk, load, callers, killed_ms)
         print(f"restart: {dict(audit.counts)}; client errors {len(desk.errors)}")
     finally:
         if load is not None:
@@ -193,16 +198,7 @@ async def test_sigkill_one_of_two_the_survivor_repairs(database_url: str,
         await asyncio.sleep(0.5)  # clients still try the dead one for a moment, then stop
         endpoints[0].http = None
 
-        await asyncio.wait_for(asyncio.gather(*callers), 60)
-        await load.stop_agents()
-        assert desk.errors, "the kill went unnoticed: was it mid-load?"
-        assert not desk.problems, desk.problems[:10]
-
-        await _created_not_lost(desk, load)
-        await _no_agent_reserved_past_deadline(desk)
-        await _waiting_calls_routed(desk)
-        await wind_down(desk)
-        audit = await _audit(desk, load, killed_ms)
+        audit = await _after_the_kill(desk, load, callers, killed_ms)
         assert survivor.pid != doomed.pid
         print(f"survivor: {dict(audit.counts)}; client errors {len(desk.errors)}")
     finally:

@@ -3,18 +3,8 @@ died in between): a waiting call next to a free eligible agent is routed on the 
 
 from __future__ import annotations
 
-from typing import cast
-
-import httpx
-
-from app.runtime import Runtime
 from app.timers.background import Background
 from tests.support import Api
-
-
-def runtime_of(service: Api) -> Runtime:
-    transport = cast(httpx.ASGITransport, service.http._transport)
-    return cast(Runtime, transport.app.state.runtime)  # type: ignore[attr-defined]
 
 
 async def test_a_lost_claim_is_repaired_by_the_reconciler(service: Api) -> None:
@@ -25,7 +15,7 @@ async def test_a_lost_claim_is_repaired_by_the_reconciler(service: Api) -> None:
     await tenant.put_agent("bo", skills={"linux": 8})
     await tenant.state("ana", "available")
     await tenant.state("bo", "available")
-    rt = runtime_of(service)
+    rt = service.runtime
 
     # An arrival whose process "dies" after the enqueue script: nobody claims it.
     lost = []

@@ -3,17 +3,9 @@ order, seeing the clock at its own due time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
 
-import httpx
-import pytest
-from redis.asyncio import Redis
-
-from app.main import create_app
-from app.settings import Settings
 from app.store import keys
-from tests.conftest import forget_tenants
 from tests.support import Api, Json, TenantApi, expect
 
 
@@ -397,22 +389,8 @@ async def test_advance_needs_exactly_one_of_seconds_and_to(tenant: TenantApi) ->
 # an armed wrap-up timer to "now" in the tenant's timer set directly.
 
 
-@pytest.fixture
-async def api_and_redis(make_settings: Callable[..., Settings]
-                        ) -> AsyncIterator[tuple[Api, Redis]]:
-    settings = make_settings()
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://switchboard") as http:
-            api = Api(http)
-            yield api, app.state.runtime.redis
-    await forget_tenants(settings.redis_url, api.tenants)
-
-
-async def test_advance_zero_seconds_fires_timers_due_now(
-        api_and_redis: tuple[Api, Redis]) -> None:
-    api, redis = api_and_redis
+async def test_advance_zero_seconds_fires_timers_due_now(service: Api) -> None:
+    api, redis = service, service.runtime.redis
     tenant = await api.tenant("manual")
     await tenant.put_queue("q", wrap_up_s=10)
     await tenant.put_agent("ana")
