@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 from app.agents import service
 from app.agents.schemas import Agent, AgentConfig, AgentList, AgentState, AgentStateChange
 from app.deps import Admin, AgentStateSetter, Reader, RuntimeDep
-from app.schemas import ID_PATTERN
+from app.schemas import ID_PATTERN, model_response
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 AgentId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -35,7 +35,8 @@ async def delete_agent(rt: RuntimeDep, who: Admin, agent_id: AgentId) -> Respons
     return Response(status_code=204)
 
 
-@router.post("/{agent_id}/state", summary="Set available, away or offline")
+@router.post("/{agent_id}/state", summary="Set available, away or offline",
+             response_model=Agent)
 async def set_state(rt: RuntimeDep, who: AgentStateSetter, agent_id: AgentId,
-                    body: AgentStateChange) -> Agent:
-    return await service.set_state(rt, who.tenant, agent_id, body)
+                    body: AgentStateChange) -> Response:
+    return model_response(await service.set_state(rt, who.tenant, agent_id, body))

@@ -23,6 +23,7 @@ from app.store.records import AgentWake, CallWake, Reply, Wake
 from app.store.scripts import Store
 
 MAX_PAGES = 8  # fresh candidate pages per wake-up before the reconciler takes over
+MAX_PAGE = 256  # a page read after a lost race doubles, up to this many candidates
 
 
 @dataclass(slots=True)
@@ -86,7 +87,7 @@ class Dispatcher:
         self, tenant: str, wake: CallWake, now_ms: int, outcome: Outcome
     ) -> Reply | None:
         strategy = self.strategies.get(wake.strategy)
-        call, agents, offset = wake.call, wake.agents, 0
+        call, agents, offset, limit = wake.call, wake.agents, 0, self.store.candidate_limit
         for _ in range(MAX_PAGES):
             candidates = [a for a in agents if eligible(call, a)]
             ranked = ranking(candidates, partial(_pick_agent, strategy, call, now_ms))
@@ -97,12 +98,14 @@ class Dispatcher:
                 outcome.conflicts += 1
                 if reply.details.get("side") == "call":
                     return None
-            elif len(agents) < self.store.candidate_limit:
+            elif len(agents) < limit:
                 return None  # every available agent was looked at
-            # Every candidate was taken meanwhile (read afresh) or none was eligible (read on).
-            offset = 0 if ranked else offset + self.store.candidate_limit
-            fresh = await self.store.run("peek", tenant, {"call_id": call.id, "offset": offset},
-                                         queues=[call.queue])
+            # Every candidate was taken meanwhile: read afresh, a wider page (concurrent
+            # decisions want the same few agents). None was eligible: read on.
+            offset, limit = (0, min(limit * 2, MAX_PAGE)) if ranked else (offset + limit, limit)
+            fresh = await self.store.run(
+                "peek", tenant, {"call_id": call.id, "offset": offset, "limit": limit},
+                queues=[call.queue])
             page = next((w for w in fresh.wake if isinstance(w, CallWake)), None)
             if page is None:
                 return None
@@ -112,7 +115,7 @@ class Dispatcher:
     async def _route_agent(
         self, tenant: str, wake: AgentWake, now_ms: int, outcome: Outcome
     ) -> Reply | None:
-        agent, calls, offset = wake.agent, wake.calls, 0
+        agent, calls, offset, limit = wake.agent, wake.calls, 0, self.store.candidate_limit
         for _ in range(MAX_PAGES):
             candidates = list({c.id: c for c in calls if eligible(c, agent)}.values())
             ranked = ranking(candidates, partial(self._pick_call, wake, agent, now_ms))
@@ -123,11 +126,12 @@ class Dispatcher:
                 outcome.conflicts += 1
                 if reply.details.get("side") == "agent":
                     return None
-            elif len(calls) < self.store.candidate_limit:
+            elif len(calls) < limit:
                 return None
-            offset = 0 if ranked else offset + self.store.candidate_limit
-            fresh = await self.store.run("peek", tenant, {"agent_id": agent.id, "offset": offset},
-                                         agent=agent.id)
+            offset, limit = (0, min(limit * 2, MAX_PAGE)) if ranked else (offset + limit, limit)
+            fresh = await self.store.run(
+                "peek", tenant, {"agent_id": agent.id, "offset": offset, "limit": limit},
+                agent=agent.id)
             page = next((w for w in fresh.wake if isinstance(w, AgentWake)), None)
             if page is None:
                 return None

@@ -62,7 +62,7 @@ class Store:
         known = self._agent_queues.get((tenant, agent)) if agent else None
         if known:
             wanted.extend(q for q in sorted(known) if q not in wanted)
-        request = {**request, "limit": self.candidate_limit}
+        request = {"limit": self.candidate_limit, **request}
         for _ in range(MAX_NEED_ROUNDS):
             request["queues"] = wanted
             queue_keys = [k for q in wanted
