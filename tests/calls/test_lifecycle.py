@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support import TenantApi
+from tests.support import Api, TenantApi
 
 
 async def test_arrive_offer_accept_complete_wrap_up(tenant: TenantApi) -> None:
@@ -45,3 +45,19 @@ async def test_arrive_offer_accept_complete_wrap_up(tenant: TenantApi) -> None:
 
     types = [e["type"] for e in await tenant.events() if e["type"].startswith("call.")]
     assert types == ["call.queued", "call.offered", "call.connected", "call.completed"]
+
+
+async def test_every_key_of_a_tenant_carries_its_hash_tag(service: Api) -> None:
+    """All of a tenant's keys share the slot of `{t:<tenant>}` (Redis Cluster ready)."""
+    tenant = await service.tenant("manual")
+    await tenant.put_queue("q", wrap_up_s=5, max_wait_s=60, offer_timeout_s=10)
+    await tenant.put_agent("ana")
+    call = await tenant.arrive("q", external_id="e-1")
+    await tenant.state("ana", "available")
+    await tenant.accept(call["id"])
+    await tenant.complete(call["id"])
+    await tenant.arrive("q")
+    redis = service.runtime.redis
+    found = [str(k) async for k in redis.scan_iter(match=f"*{tenant.id}*")]
+    assert len(found) >= 10, found
+    assert all(k.startswith(f"sb:{{t:{tenant.id}}}:") for k in found), found
