@@ -1,8 +1,9 @@
 """API keys and roles (DESIGN §3.1).
 
 A key is `sb_<key id>_<secret>`; only its sha256 is stored. Keys are looked up in SQL and kept
-in process for `api_key_cache_ttl_s`, so routing goes on while SQL is down and a request costs
-no SQL round trip.
+in process for `api_key_cache_ttl_s`, so a request costs no SQL round trip; past that time a
+key is looked up again, and if SQL cannot answer, the last answer stands, so routing goes on
+while SQL is down.
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ class KeyCache:
         self._entries: dict[str, tuple[float, Principal | None]] = {}
 
     def get(self, key_hash: str) -> tuple[bool, Principal | None]:
+        """(fresh, principal): a stale entry is returned with fresh=False, for use when SQL
+        cannot be asked (routing goes on while SQL is down)."""
         entry = self._entries.get(key_hash)
-        if entry is None or entry[0] < self._clock.now_ms():
+        if entry is None:
             return False, None
-        return True, entry[1]
+        return entry[0] >= self._clock.now_ms(), entry[1]
 
     def put(self, key_hash: str, principal: Principal | None) -> None:
         if len(self._entries) > 100_000:

@@ -8,6 +8,7 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.auth import Principal, Role, hash_key
 from app.db import repositories as repo
@@ -33,12 +34,19 @@ async def get_principal(rt: RuntimeDep, credentials: Credentials) -> Principal:
     if credentials is None:
         raise _unauthorized("Send an API key: Authorization: Bearer <key>.")
     key_hash = hash_key(credentials.credentials)
-    hit, principal = rt.keys.get(key_hash)
-    if not hit:
-        async with rt.db.sessions() as session:
-            row = await repo.find_api_key(session, key_hash)
-        principal = None if row is None else Principal(row.tenant_id, Role(row.role), row.id)
-        rt.keys.put(key_hash, principal)
+    fresh, principal = rt.keys.get(key_hash)
+    if not fresh:
+        try:
+            async with rt.db.sessions() as session:
+                row = await repo.find_api_key(session, key_hash)
+        except (OperationalError, DBAPIError, OSError):
+            if principal is None:
+                raise
+            # SQL is down: the key's last known answer stands.
+        else:
+            principal = None if row is None else Principal(row.tenant_id, Role(row.role),
+                                                           row.id)
+            rt.keys.put(key_hash, principal)
     if principal is None:
         raise _unauthorized("The API key is not valid.")
     return principal

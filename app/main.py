@@ -111,7 +111,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem(503, "backend-unavailable", "Backend unavailable",
                         f"{backend} is unreachable; retry shortly.", backend=backend)
 
-    for exc_type in (RedisConnectionError, RedisTimeoutError, OperationalError, DBAPIError):
+    # asyncpg lets a refused or timed-out connection surface as the builtin errors.
+    for exc_type in (RedisConnectionError, RedisTimeoutError, OperationalError, DBAPIError,
+                     ConnectionError, TimeoutError):
         app.add_exception_handler(exc_type, unavailable)
 
     @app.exception_handler(Exception)

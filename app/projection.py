@@ -40,3 +40,26 @@ async def project_tenant(store: Store, db: Database, tenant_id: str) -> bool:
                     {"id": tenant.id, "clock": tenant.clock, "start_ms": store.clock.now_ms()})
     await reads.mark_projected(store.redis, tenant_id)
     return True
+
+
+async def reproject_stale(store: Store, db: Database, tenant_id: str) -> int:
+    """Project again what Redis holds older than SQL (a projection that failed after its SQL
+    commit, say); returns how many objects were projected."""
+    async with db.sessions() as session:
+        queues = await repo.list_configs(session, "queue", tenant_id)
+        agents = await repo.list_configs(session, "agent", tenant_id)
+    queue_ids = [q.id for q in queues]
+    projected = await reads.config_versions(store.redis, tenant_id, "qcfg", queue_ids)
+    stale = 0
+    for q in queues:
+        if projected.get(q.id, 0) < q.version:
+            await store.run("upsert_queue", tenant_id, queue_request(q.id, q.config, q.version),
+                            queues=[q.id])
+            stale += 1
+    projected = await reads.config_versions(store.redis, tenant_id, "acfg", [a.id for a in agents])
+    for a in agents:
+        if projected.get(a.id, 0) < a.version:
+            await store.run("upsert_agent", tenant_id, agent_request(a.id, a.config, a.version),
+                            queues=queue_ids, agent=a.id)
+            stale += 1
+    return stale

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     candidate_limit: int = Field(8, ge=1, le=1000)
     timer_sweep_interval_s: float = Field(0.1, gt=0)
     reconcile_interval_s: float = Field(2.0, gt=0)
+    # How often configuration that Redis holds older than SQL is projected again.
+    reproject_interval_s: float = Field(30.0, gt=0)
     ended_call_retention_s: float = Field(86_400.0, gt=0)
     api_key_cache_ttl_s: float = Field(30.0, ge=0)
     background_tasks: bool = True

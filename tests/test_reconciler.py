@@ -39,3 +39,33 @@ async def test_a_lost_claim_is_repaired_by_the_reconciler(service: Api) -> None:
     before = await tenant.events()
     await Background(rt).reconcile()
     assert await tenant.events() == before
+
+
+async def test_configuration_whose_projection_was_lost_is_projected_again(service: Api) -> None:
+    tenant = await service.tenant("manual")
+    await tenant.put_queue("sales")
+    await tenant.put_agent("ana")
+    await tenant.state("ana", "available")
+    rt = service.runtime
+
+    # SQL commits a new version of the queue; Redis never hears of it (it was down).
+    from app.clock import to_datetime
+    from app.db import repositories as repo
+
+    async with rt.db.sessions.begin() as session:
+        await repo.put_config(session, "queue", tenant.id, "sales",
+                              {"strategy": "longest-idle", "offer_timeout_s": 20,
+                               "requirements": [{"skill": "french", "min_level": 5}]},
+                              to_datetime(rt.clock.now_ms()))
+    call = await tenant.arrive("sales")
+    assert call["state"] == "offered", "Redis still routes by the old configuration"
+    await tenant.abandon(call["id"])
+
+    await Background(rt).reproject()
+
+    again = await tenant.arrive("sales")
+    assert again["state"] == "queued"
+    assert again["waiting_reason"] == "no-eligible-agent"  # ana has no french
+    before = await tenant.events()
+    await Background(rt).reproject()  # nothing stale now: nothing happens
+    assert await tenant.events() == before

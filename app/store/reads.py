@@ -144,3 +144,12 @@ async def agent_days(redis: Redis, tenant: str, agent_ids: list[str],
 async def tenant_now_ms(redis: Redis, tenant: str, wall_ms: int) -> int:
     manual = await manual_now_ms(redis, tenant)
     return wall_ms if manual is None else manual
+
+
+async def config_versions(redis: Redis, tenant: str, kind: str, ids: list[str]) -> dict[str, int]:
+    """The versions of projected configurations (kind: "qcfg" or "acfg"); absent = missing."""
+    if not ids:
+        return {}
+    rows = await _hmget(redis, keys.key(tenant, kind), ids)
+    return {i: int(json.loads(r).get("version") or 0) for i, r in zip(ids, rows, strict=True)
+            if r is not None}

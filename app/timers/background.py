@@ -12,7 +12,7 @@ import structlog
 
 from app.clock import ClockMode
 from app.errors import SwitchboardError
-from app.projection import project_tenant
+from app.projection import project_tenant, reproject_stale
 from app.runtime import Runtime
 from app.store import reads
 from app.timers.service import fire_due
@@ -32,6 +32,8 @@ class Background:
         self._tasks = [
             asyncio.create_task(self._loop("timers", s.timer_sweep_interval_s, self.sweep)),
             asyncio.create_task(self._loop("reconciler", s.reconcile_interval_s, self.reconcile)),
+            asyncio.create_task(self._loop("reprojection", s.reproject_interval_s,
+                                           self.reproject)),
         ]
 
     async def stop(self) -> None:
@@ -96,6 +98,16 @@ class Background:
         cutoff = rt.clock.now_ms() - round(rt.settings.ended_call_retention_s * 1000)
         if await self._mode(tenant) == ClockMode.wall:
             await reads.purge_ended(rt.redis, tenant, cutoff)
+
+    async def reproject(self) -> None:
+        """Configuration whose projection failed after its SQL commit (Redis was down) is
+        projected again here."""
+        await self._each_tenant("reprojection", self._reproject_tenant)
+
+    async def _reproject_tenant(self, tenant: str) -> None:
+        stale = await reproject_stale(self.rt.store, self.rt.db, tenant)
+        if stale:
+            log.info("configuration projected again", tenant=tenant, objects=stale)
 
     async def project_all(self) -> None:
         """At start-up: make sure this Redis knows every tenant in SQL."""
