@@ -3,6 +3,8 @@ died in between): a waiting call next to a free eligible agent is routed on the 
 
 from __future__ import annotations
 
+from app.clock import to_datetime
+from app.db import repositories as repo
 from app.timers.background import Background
 from tests.support import Api
 
@@ -49,9 +51,6 @@ async def test_configuration_whose_projection_was_lost_is_projected_again(servic
     rt = service.runtime
 
     # SQL commits a new version of the queue; Redis never hears of it (it was down).
-    from app.clock import to_datetime
-    from app.db import repositories as repo
-
     async with rt.db.sessions.begin() as session:
         await repo.put_config(session, "queue", tenant.id, "sales",
                               {"strategy": "longest-idle", "offer_timeout_s": 20,
