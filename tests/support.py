@@ -90,6 +90,21 @@ class TenantApi:
         response = await self.request("POST", "/v1/calls", {"queue": queue, **fields})
         return expect(response, 200 if response.status_code == 200 else 201)
 
+    async def arrive_spaced(self, queue: str, count: int, gap_s: float = 1) -> list[str]:
+        """`count` calls into `queue`, `gap_s` apart on the manual clock; their ids."""
+        ids = []
+        for _ in range(count):
+            ids.append((await self.arrive(queue))["id"])
+            await self.advance(gap_s)
+        return ids
+
+    async def handle_one_call(self, queue: str, agent_id: str) -> Json:
+        """An agent takes one call from available to completed; the completed call."""
+        await self.state(agent_id, "available")
+        call = await self.arrive(queue)
+        await self.accept(call["id"])
+        return await self.complete(call["id"])
+
     async def call(self, call_id: str) -> Json:
         return expect(await self.request("GET", f"/v1/calls/{call_id}"), 200)
 

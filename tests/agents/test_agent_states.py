@@ -194,10 +194,7 @@ async def test_away_during_wrap_up(tenant: TenantApi) -> None:
 async def test_away_while_reserved_rescinds_offer_keeping_place(tenant: TenantApi) -> None:
     await tenant.put_queue("q", offer_timeout_s=60, max_missed_offers=1)
     await tenant.put_agent("ana")
-    ids = []
-    for _ in range(3):
-        ids.append((await tenant.arrive("q"))["id"])
-        await tenant.advance(1)
+    ids = await tenant.arrive_spaced("q", 3)
     await tenant.state("ana", "available")
     offer = (await tenant.call(ids[0]))["offer"]
     assert offer["agent_id"] == "ana"

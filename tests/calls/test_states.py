@@ -73,10 +73,7 @@ async def test_reject_frees_agent_to_back_of_longest_idle_line(tenant: TenantApi
 async def test_rejected_call_keeps_its_place(tenant: TenantApi) -> None:
     await tenant.put_queue("q", offer_timeout_s=60)
     await tenant.put_agent("ana")
-    calls = []
-    for _ in range(3):
-        calls.append((await tenant.arrive("q"))["id"])
-        await tenant.advance(1)
+    calls = await tenant.arrive_spaced("q", 3)
     await tenant.state("ana", "available")
     first = await offered_to(tenant, calls[0], "ana")
     assert await waiting_ids(tenant, "q") == calls[1:]
@@ -329,10 +326,7 @@ async def test_transfer_of_queued_call_and_refusal_when_ended(tenant: TenantApi)
 async def test_patch_priority_reranks_at_once(tenant: TenantApi) -> None:
     await tenant.put_queue("q")
     await tenant.put_agent("ana")
-    ids = []
-    for _ in range(3):
-        ids.append((await tenant.arrive("q"))["id"])
-        await tenant.advance(1)
+    ids = await tenant.arrive_spaced("q", 3)
     r = await tenant.request("PATCH", f"/v1/calls/{ids[2]}", {"priority": 5})
     patched = expect(r, 200)
     assert patched["priority"] == 5

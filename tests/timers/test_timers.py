@@ -75,10 +75,7 @@ async def test_offer_expires_at_its_deadline_once(tenant: TenantApi) -> None:
 async def test_expired_offer_keeps_place_and_cannot_be_accepted(tenant: TenantApi) -> None:
     await tenant.put_queue("q", offer_timeout_s=10, max_missed_offers=1)
     await tenant.put_agent("ana")
-    ids = []
-    for _ in range(3):
-        ids.append((await tenant.arrive("q"))["id"])
-        await tenant.advance(1)
+    ids = await tenant.arrive_spaced("q", 3)
     await tenant.state("ana", "available")
     offer = (await tenant.call(ids[0]))["offer"]
     await tenant.advance(10)
@@ -141,10 +138,7 @@ async def test_accept_resets_missed_in_row(tenant: TenantApi) -> None:
 async def test_wrap_up_ends_at_its_due_time_once(tenant: TenantApi) -> None:
     await tenant.put_queue("q", wrap_up_s=15)
     await tenant.put_agent("ana")
-    await tenant.state("ana", "available")
-    call = await tenant.arrive("q")
-    await tenant.accept(call["id"])
-    await tenant.complete(call["id"])
+    await tenant.handle_one_call("q", "ana")
     due = await tenant.clock_ms() + 15_000
 
     await advance_ms(tenant, 14_999)
@@ -341,10 +335,7 @@ async def test_advance_on_wall_clock_tenant_is_409(service: Api) -> None:
 async def test_advance_zero_seconds_changes_nothing_when_nothing_due(tenant: TenantApi) -> None:
     await tenant.put_queue("q", wrap_up_s=10)
     await tenant.put_agent("ana")
-    await tenant.state("ana", "available")
-    call = await tenant.arrive("q")
-    await tenant.accept(call["id"])
-    await tenant.complete(call["id"])
+    await tenant.handle_one_call("q", "ana")
     now = await tenant.clock_ms()
     advanced = await tenant.advance(0)
     assert (advanced["fired"], ms(advanced["now"])) == (0, now)
@@ -394,10 +385,7 @@ async def test_advance_zero_seconds_fires_timers_due_now(service: Api) -> None:
     tenant = await api.tenant("manual")
     await tenant.put_queue("q", wrap_up_s=10)
     await tenant.put_agent("ana")
-    await tenant.state("ana", "available")
-    call = await tenant.arrive("q")
-    await tenant.accept(call["id"])
-    await tenant.complete(call["id"])
+    await tenant.handle_one_call("q", "ana")
     now = await tenant.clock_ms()
     timers_key = keys.key(tenant.id, "timers")
     members = [m.decode() if isinstance(m, bytes) else str(m)
