@@ -48,6 +48,9 @@ class AgentToday(BaseModel):
 
     calls_handled: int = 0
     talk_s: float = 0
+    wrap_up_s: float = 0
+    available_s: float = Field(0, description="Time available, counted when it ends.")
+    occupancy: float = Field(0, description="(talk + wrap-up) ÷ (talk + wrap-up + available)")
     missed_offers: int = 0
 
 

@@ -23,10 +23,17 @@ def agent_view(agent_id: str, config: dict[str, object], version: int, live: Age
         "state_since": at(live.state_since_ms), "call_id": live.call_id,
         "offer_id": live.offer_id, "missed_offers_in_row": live.missed_in_row,
         "pending": pending,
-        "today": None if today is None else {
-            "calls_handled": today.calls_handled, "talk_s": today.talk_ms / 1000,
-            "missed_offers": today.missed_offers},
+        "today": None if today is None else _today(today),
     })
+
+
+def _today(day: reads.AgentDay) -> dict[str, float]:
+    worked = day.talk_ms + day.wrap_ms
+    return {"calls_handled": day.calls_handled, "talk_s": day.talk_ms / 1000,
+            "wrap_up_s": day.wrap_ms / 1000, "available_s": day.available_ms / 1000,
+            "occupancy": round(worked / (worked + day.available_ms), 6)
+            if worked + day.available_ms > 0 else 0.0,
+            "missed_offers": day.missed_offers}
 
 
 async def put_agent(rt: Runtime, tenant: str, agent_id: str, body: AgentConfig) -> Agent:

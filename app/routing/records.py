@@ -72,6 +72,9 @@ class CallRecord:
     disposition: str | None = None
     csat: int | None = None
     accepted_offer_id: str | None = None
+    # Given with a routing decision, not stored with the call:
+    queue_requirements: tuple[Requirement, ...] = ()
+    cursor: str | None = None  # round-robin: the agent last offered a call of this queue
 
     @classmethod
     def parse(cls, raw: str | dict[str, Any]) -> CallRecord:
@@ -95,6 +98,8 @@ class CallRecord:
             missed_offers=int(d.get("missed_offers") or 0), resolved=d.get("resolved"),
             disposition=opt_str(d.get("disposition")), csat=opt_int(d.get("csat")),
             accepted_offer_id=opt_str(d.get("accepted_offer_id")),
+            queue_requirements=requirements(d.get("queue_requirements")),
+            cursor=opt_str(d.get("cursor")),
         )
 
 
@@ -106,9 +111,16 @@ class AgentSnapshot:
     idle_since_ms: int
     skills: dict[str, int]
     attributes: dict[str, Any]
+    # Today's counters (tenant-day, UTC), for the strategies that balance load.
+    calls_today: int = 0
+    talk_ms_today: float = 0
+    occupancy_today: float = 0.0  # (talk + wrap-up) ÷ (talk + wrap-up + available)
 
     @classmethod
     def parse(cls, d: dict[str, Any]) -> AgentSnapshot:
+        talk, wrap, idle = (float(d.get(k) or 0) for k in ("talk_ms", "wrap_ms", "avail_ms"))
+        worked = talk + wrap
         return cls(str(d["id"]), round(d.get("idle_since_ms") or 0),
                    {str(k): int(v) for k, v in as_dict(d.get("skills")).items()},
-                   as_dict(d.get("attributes")))
+                   as_dict(d.get("attributes")), int(float(d.get("handled") or 0)), talk,
+                   worked / (worked + idle) if worked + idle > 0 else 0.0)

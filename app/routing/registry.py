@@ -6,8 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 
+from app.routing.fewest_calls import FewestCalls
+from app.routing.least_occupied import LeastOccupied
+from app.routing.least_talk_time import LeastTalkTime
 from app.routing.longest_idle import LongestIdle
 from app.routing.priority import Priority
+from app.routing.random_pick import RandomPick
+from app.routing.round_robin import RoundRobin
+from app.routing.skills import Skills
 from app.routing.strategy import Strategy
 
 ENTRY_POINT_GROUP = "switchboard.strategies"
@@ -26,7 +32,11 @@ class StrategyRegistry:
 
     @classmethod
     def discover(cls) -> StrategyRegistry:
-        found: dict[str, Strategy] = {"longest-idle": LongestIdle(), "priority": Priority()}
+        found: dict[str, Strategy] = {
+            s.name: s
+            for s in (LongestIdle(), Priority(), Skills(), RoundRobin(), FewestCalls(),
+                      LeastTalkTime(), LeastOccupied(), RandomPick())
+        }
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if ep.name in found:
                 raise RuntimeError(f"strategy {ep.name!r} is registered twice ({ep.value})")

@@ -125,9 +125,11 @@ class AgentDay:
     calls_handled: int = 0
     talk_ms: float = 0
     missed_offers: int = 0
+    wrap_ms: float = 0
+    available_ms: float = 0
 
 
-COUNTERS = ("handled", "talk_ms", "missed")
+COUNTERS = ("handled", "talk_ms", "missed", "wrap_ms", "avail_ms")
 
 
 async def agent_days(redis: Redis, tenant: str, agent_ids: list[str],
@@ -137,7 +139,8 @@ async def agent_days(redis: Redis, tenant: str, agent_ids: list[str],
     if not fields:
         return []
     values = [float(v or 0) for v in await _hmget(redis, keys.key(tenant, "stats"), fields)]
-    return [AgentDay(int(values[i]), values[i + 1], int(values[i + 2]))
+    return [AgentDay(int(values[i]), values[i + 1], int(values[i + 2]), values[i + 3],
+                     values[i + 4])
             for i in range(0, len(values), len(COUNTERS))]
 
 

@@ -38,10 +38,13 @@ async def test_arrive_offer_accept_complete_wrap_up(tenant: TenantApi) -> None:
     await tenant.advance(0.001)
     ana = await tenant.agent("ana")
     assert ana["state"] == "available"
-    # Per tenant-day counters survive state changes.
+    # Per tenant-day counters survive state changes; occupancy = (30 + 5) ÷ (30 + 5 + 15).
+    await tenant.advance(15)
     await tenant.state("ana", "offline")
-    assert (await tenant.agent("ana"))["today"] == {"calls_handled": 1, "talk_s": 30.0,
-                                                    "missed_offers": 0}
+    await tenant.advance(60)
+    assert (await tenant.agent("ana"))["today"] == {
+        "calls_handled": 1, "talk_s": 30.0, "wrap_up_s": 5.0, "available_s": 15.0,
+        "occupancy": 0.7, "missed_offers": 0}
 
     types = [e["type"] for e in await tenant.events() if e["type"].startswith("call.")]
     assert types == ["call.queued", "call.offered", "call.connected", "call.completed"]

@@ -59,6 +59,7 @@ if not present(call.target_agent) and redis.call('ZSCORE', QA[call.queue], agent
 end
 
 local qc = queue_cfg(call.queue) or {}
+redis.call('HSET', K_QLIVE, call.queue .. '|rr', agent_id)  -- the round-robin cursor
 unqueue_call(call)
 unindex_agent(agent_id, cfg)
 call.target_agent = nil

@@ -114,11 +114,18 @@ end
 -- Candidates: the few best of the other side, read in the same atomic step as the change.
 local LIMIT = tonumber(REQ.limit or 16)
 
--- A candidate as a strategy sees it; it came from an index of available agents.
+-- A candidate as a strategy sees it (it came from an index of available agents), with
+-- today's counters for the strategies that balance load.
+local DAY_COUNTERS = {'handled', 'talk_ms', 'wrap_ms', 'avail_ms'}
 local function agent_snapshot(agent_id, idle_score)
   local cfg = agent_cfg(agent_id) or {}
-  return {id = agent_id, idle_since_ms = tonumber(idle_score), skills = cfg.skills or {},
+  local prefix = day(now_ms()) .. '|' .. agent_id .. '|'
+  local counters = redis.call('HMGET', K_STATS, prefix .. 'handled', prefix .. 'talk_ms',
+    prefix .. 'wrap_ms', prefix .. 'avail_ms')
+  local snap = {id = agent_id, idle_since_ms = tonumber(idle_score), skills = cfg.skills or {},
           attributes = cfg.attributes or {}}
+  for i, name in ipairs(DAY_COUNTERS) do snap[name] = tonumber(counters[i] or '0') end
+  return snap
 end
 
 local function agents_for(queue, offset)
@@ -130,14 +137,25 @@ local function agents_for(queue, offset)
   return out
 end
 
+-- A waiting call as a strategy sees it: the call, its queue's requirements and the queue's
+-- round-robin cursor (given with the decision, never stored with the call).
+local function routing_view(call)
+  local view = {}
+  for k, v in pairs(call) do view[k] = v end
+  local qc = queue_cfg(call.queue) or {}
+  view.queue_requirements = qc.requirements
+  view.cursor = redis.call('HGET', K_QLIVE, call.queue .. '|rr') or nil
+  return cjson.encode(view), qc.strategy or 'longest-idle'
+end
+
 local function calls_for(queue, offset)
   local out = {}
   local key = QW[queue]
   if key == nil then return out end
   local ids = redis.call('ZRANGE', key, offset or 0, (offset or 0) + LIMIT - 1)
   for _, id in ipairs(ids) do
-    local raw = redis.call('HGET', K_CALLS, id)
-    if raw then out[#out + 1] = raw end
+    local call = load(K_CALLS, id)
+    if call then out[#out + 1] = routing_view(call) end
   end
   return out
 end
@@ -151,9 +169,8 @@ local function calls_for_agent(agent_id, cfg)
   local targeted = redis.call('ZRANGEBYLEX', K_TARGETED, '[' .. agent_id .. '|',
     '[' .. agent_id .. '|\255', 'LIMIT', 0, LIMIT)
   for _, m in ipairs(targeted) do
-    local id = string.sub(m, #agent_id + 2)
-    local raw = redis.call('HGET', K_CALLS, id)
-    if raw then out[#out + 1] = raw end
+    local call = load(K_CALLS, string.sub(m, #agent_id + 2))
+    if call then out[#out + 1] = routing_view(call) end
   end
   return out
 end
@@ -174,10 +191,11 @@ local function candidates_for_call(call, offset)
   end
   return agents_for(call.queue, offset)
 end
-local function wake_call(call)
-  WAKE[#WAKE + 1] = {call = cjson.encode(call), strategy = strategy_of(call.queue),
-    agents = candidates_for_call(call, 0)}
+local function push_call_wake(call, agents)
+  local raw, strategy = routing_view(call)
+  WAKE[#WAKE + 1] = {call = raw, strategy = strategy, agents = agents}
 end
+local function wake_call(call) push_call_wake(call, candidates_for_call(call, 0)) end
 local function wake_agent(agent_id, cfg, idle_since_ms)
   local strategies = {}
   for _, q in ipairs(eligible_queues(cfg)) do strategies[q] = strategy_of(q) end
@@ -191,8 +209,15 @@ local function agent_live(agent_id)
   return load(K_AGENTS, agent_id) or {state = 'offline', missed_in_row = 0}
 end
 
+-- Time spent available and in wrap-up is counted per day (the day the state ends), for
+-- occupancy; talk time is counted when a call's conversation ends.
+local TIMED_STATES = {available = 'avail_ms', wrap_up = 'wrap_ms'}
 local function set_agent_state(agent_id, live, state, now, reason)
   local before = live.state
+  local counter = TIMED_STATES[before]
+  if counter and present(live.state_since_ms) and state ~= before then
+    count(agent_id, now, counter, now - live.state_since_ms)
+  end
   live.state = state
   live.state_since_ms = now
   if present(reason) then live.reason = reason else live.reason = nil end

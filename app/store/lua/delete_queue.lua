@@ -35,7 +35,7 @@ for i = 1, #cfgs, 2 do
   save(K_ACFG, cfgs[i], acfg)
 end
 redis.call('HDEL', K_QCFG, q)
-redis.call('HDEL', K_QLIVE, q, q .. '|aht_ms')
+redis.call('HDEL', K_QLIVE, q, q .. '|aht_ms', q .. '|rr')
 redis.call('DEL', QW[q], QA[q])
 emit('queue.updated', now, {queue = q, deleted = true})
 return reply({ok = true, now = now})

@@ -8,8 +8,7 @@ if present(REQ.call_id) then
   want(call.queue)
   local m = missing()
   if m then return m end
-  WAKE[1] = {call = cjson.encode(call), strategy = strategy_of(call.queue),
-    agents = candidates_for_call(call, REQ.offset)}
+  push_call_wake(call, candidates_for_call(call, REQ.offset))
   return done({now = now})
 end
 if present(REQ.agent_id) then
@@ -33,9 +32,7 @@ for q, key in pairs(QW) do
   if redis.call('ZCARD', key) > 0 and redis.call('ZCARD', QA[q]) > 0 then
     for _, raw in ipairs(calls_for(q, 0)) do
       local call = cjson.decode(raw)
-      if not present(call.target_agent) then
-        WAKE[#WAKE + 1] = {call = raw, strategy = strategy_of(q), agents = agents_for(q, 0)}
-      end
+      if not present(call.target_agent) then push_call_wake(call, agents_for(q, 0)) end
     end
   end
 end
@@ -46,8 +43,7 @@ for _, m in ipairs(targeted) do
   local live = load(K_AGENTS, agent_id)
   local call = load(K_CALLS, call_id)
   if live and live.state == 'available' and call and call.state == 'queued' then
-    WAKE[#WAKE + 1] = {call = cjson.encode(call), strategy = strategy_of(call.queue),
-      agents = {agent_snapshot(agent_id, live.idle_since_ms)}}
+    push_call_wake(call, {agent_snapshot(agent_id, live.idle_since_ms)})
   end
 end
 return done({now = now})

@@ -33,7 +33,7 @@ emit('queue.updated', now, {queue = q, config = cfg})
 if redis.call('ZCARD', QW[q]) > 0 then
   for _, raw in ipairs(calls_for(q, 0)) do
     local call = cjson.decode(raw)
-    WAKE[#WAKE + 1] = {call = raw, strategy = cfg.strategy, agents = candidates_for_call(call, 0)}
+    push_call_wake(call, candidates_for_call(call, 0))
   end
 end
 return done({now = now})
