@@ -18,6 +18,7 @@ import httpx
 import pytest
 from _pytest.mark.structures import ParameterSet
 
+from app.routing.registry import StrategyRegistry
 from tests.support import ADMIN_TOKEN, Api, Json, TenantApi, expect, unique
 
 PROBLEM_JSON = "application/problem+json"
@@ -88,7 +89,8 @@ CASES: list[ParameterSet] = [
     bad("queue-auto-accept-string", "PUT", Q, {"auto_accept": "yes"}, "auto_accept"),
     bad("queue-unknown-strategy", "PUT", Q, {"strategy": "telepathy"}, "strategy",
         members={"errors": [{"field": "strategy", "message":
-                             "unknown strategy 'telepathy'; available: longest-idle, priority"}]}),
+                             "unknown strategy 'telepathy'; available: "
+                             + ", ".join(StrategyRegistry.discover().names)}]}),
     bad("queue-unknown-overflow", "PUT", Q, {"max_wait_s": 60, "overflow_queue": "ghost"},
         "overflow_queue"),
     bad("queue-overflow-into-itself", "PUT", Q, {"max_wait_s": 60, "overflow_queue": "fresh"},

@@ -43,6 +43,20 @@ class Caller(Strict):
     customer_id: Annotated[str, StringConstraints(max_length=128)] | None = None
 
 
+class PreferredAgent(Strict):
+    agent_id: Id | None = Field(None, description="This agent, if it exists.")
+    last_agent: bool = Field(
+        False, description="The agent who last completed a call for caller.customer_id.")
+    timeout_s: Annotated[float, Field(gt=0, le=3_600)] = Field(
+        description="How long only the preferred agent may take the call.")
+
+    @model_validator(mode="after")
+    def _one(self) -> PreferredAgent:
+        if (self.agent_id is None) == (not self.last_agent):
+            raise ValueError("give exactly one of agent_id, last_agent: true")
+        return self
+
+
 class CallCreate(Strict):
     queue: Id
     external_id: ExternalId | None = Field(
@@ -51,7 +65,15 @@ class CallCreate(Strict):
     channel: Annotated[Channel, Lax] = Channel.voice
     caller: Caller = Caller()
     requirements: Requirements = []
+    preferred_agent: PreferredAgent | None = None
     attributes: Attributes = {}
+
+    @model_validator(mode="after")
+    def _last_agent_needs_customer(self) -> CallCreate:
+        if self.preferred_agent and self.preferred_agent.last_agent and (
+                self.caller.customer_id is None):
+            raise ValueError("preferred_agent.last_agent needs caller.customer_id")
+        return self
 
 
 class CallPatch(Strict):
@@ -123,6 +145,9 @@ class CallView(BaseModel):
     offer: OfferView | None
     agent_id: str | None = Field(description="The agent on the call (connected, completed).")
     transfer_agent_id: str | None = Field(description="Waiting for this agent (transfer).")
+    preferred_agent_id: str | None = Field(
+        description="Only this agent may take the call until preferred_until.")
+    preferred_until: Timestamp | None
     arrived_at: Timestamp
     queued_at: Timestamp = Field(description="When it entered its current queue.")
     connected_at: Timestamp | None

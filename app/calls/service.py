@@ -49,7 +49,10 @@ def call_view(call: CallRecord, position: int | None = None,
         "offer": {"id": offer.id, "agent_id": offer.agent_id,
                   "offered_at": at(offer.offered_ms),
                   "expires_at": at(offer.expires_ms)} if offer else None,
-        "agent_id": call.agent_id, "transfer_agent_id": call.target_agent,
+        "agent_id": call.agent_id,
+        "transfer_agent_id": call.target_agent if call.preferred_until_ms is None else None,
+        "preferred_agent_id": call.target_agent if call.preferred_until_ms else None,
+        "preferred_until": at(call.preferred_until_ms),
         "arrived_at": at(call.arrived_ms), "queued_at": at(call.entered_ms),
         "connected_at": at(call.connected_ms), "ended_at": at(call.ended_ms),
         "talk_s": None if call.talk_ms is None else call.talk_ms / 1000,
@@ -68,6 +71,8 @@ def _raise_for(reply: Reply, call_id: str) -> None:
         raise not_found("call", call_id)
     if err == "unknown-queue":
         raise invalid("queue", f"unknown queue {d.get('queue')!r}")
+    if err == "unknown-preferred-agent":
+        raise invalid("preferred_agent.agent_id", f"unknown agent {d.get('agent_id')!r}")
     if err == "unknown-agent":
         raise invalid("agent_id", f"unknown agent {d.get('agent_id')!r}")
     if err == "queue-full":

@@ -72,6 +72,7 @@ class CallRecord:
     disposition: str | None = None
     csat: int | None = None
     accepted_offer_id: str | None = None
+    preferred_until_ms: int | None = None
     # Given with a routing decision, not stored with the call:
     queue_requirements: tuple[Requirement, ...] = ()
     cursor: str | None = None  # round-robin: the agent last offered a call of this queue
@@ -98,6 +99,7 @@ class CallRecord:
             missed_offers=int(d.get("missed_offers") or 0), resolved=d.get("resolved"),
             disposition=opt_str(d.get("disposition")), csat=opt_int(d.get("csat")),
             accepted_offer_id=opt_str(d.get("accepted_offer_id")),
+            preferred_until_ms=opt_int(d.get("preferred_until_ms")),
             queue_requirements=requirements(d.get("queue_requirements")),
             cursor=opt_str(d.get("cursor")),
         )

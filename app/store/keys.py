@@ -23,7 +23,8 @@ FIXED = (
     "ended",  # zset: ended call ids by end ms (retention)
     "targeted",  # zset (lex): "<agent>|<call>" for calls transferred to one agent
     "stats",  # hash: "<day>|<agent>|<counter>" per tenant-day counters
-    "qlive",  # hash: "<queue>" live calls, "<queue>|aht_ms" recent handle time
+    "qlive",  # hash: "<queue>" live calls, "<queue>|aht_ms" handle time, "<queue>|rr" cursor
+    "customers",  # hash: customer_id -> the agent who last completed a call of theirs
 )
 
 

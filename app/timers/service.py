@@ -18,7 +18,7 @@ def _hints(member: str | None) -> tuple[list[str], str | None]:
     parts = member.split("|")
     if parts[0] == "offer" and len(parts) == 5:
         return [parts[3]], parts[4]
-    if parts[0] == "wait" and len(parts) == 4:
+    if parts[0] in ("wait", "pref") and len(parts) == 4:
         return [parts[3]], None
     if parts[0] == "wrap" and len(parts) == 3:
         return [], parts[1]

@@ -63,6 +63,8 @@ redis.call('HSET', K_QLIVE, call.queue .. '|rr', agent_id)  -- the round-robin c
 unqueue_call(call)
 unindex_agent(agent_id, cfg)
 call.target_agent = nil
+call.preferred_until_ms = nil
+disarm(preference_timer(call))
 call.state = 'offered'
 call.offer = {id = next_id('o'), agent_id = agent_id, offered_ms = now,
   expires_ms = now + (qc.offer_timeout_s or 20) * 1000}

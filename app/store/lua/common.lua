@@ -13,8 +13,8 @@
 local K_META, K_CALLS, K_AGENTS, K_EXT = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_QCFG, K_ACFG, K_TIMERS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local K_CLOCK, K_SEQ, K_ENDED, K_TARGETED = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-local K_STATS, K_QLIVE = KEYS[13], KEYS[14]
-local FIXED = 14
+local K_STATS, K_QLIVE, K_CUSTOMERS = KEYS[13], KEYS[14], KEYS[15]
+local FIXED = 15
 
 if ARGV[4] ~= 'unguarded' and redis.call('EXISTS', K_META) == 0 then
   return cjson.encode({error = 'unprojected'})
@@ -109,6 +109,9 @@ local function offer_timer(call)
 end
 local function wait_timer(call)
   return 'wait|' .. call.id .. '|' .. call.entry .. '|' .. call.queue
+end
+local function preference_timer(call)
+  return 'pref|' .. call.id .. '|' .. call.entry .. '|' .. call.queue
 end
 
 -- Candidates: the few best of the other side, read in the same atomic step as the change.
@@ -288,6 +291,7 @@ end
 local function leave_queue(call)
   redis.call('HINCRBY', K_QLIVE, call.queue, -1)
   disarm(wait_timer(call))
+  disarm(preference_timer(call))
 end
 
 local function end_call(call, state, now)
@@ -309,6 +313,7 @@ local function max_wait_reached(call, now)
   local from = call.queue
   unqueue_call(call)
   leave_queue(call)
+  call.target_agent, call.preferred_until_ms = nil, nil  -- the overflow queue serves anyone
   local target = qc.overflow_queue
   local tcfg = present(target) and queue_cfg(target) or nil
   if tcfg then
@@ -366,6 +371,8 @@ local function finish_agent_part(call, now)
   local qc = queue_cfg(call.queue) or {}
   local talk_ms = now - call.connected_ms
   call.talk_ms = (call.talk_ms or 0) + talk_ms
+  local customer = type(call.caller) == 'table' and call.caller.customer_id
+  if present(customer) and customer then redis.call('HSET', K_CUSTOMERS, customer, agent_id) end
   count(agent_id, now, 'handled', 1)
   count(agent_id, now, 'talk_ms', talk_ms)
   local wrap_s = qc.wrap_up_s or 0

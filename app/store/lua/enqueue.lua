@@ -22,9 +22,32 @@ if m then return m end
 if present(qc.max_size) and redis.call('ZCARD', QW[c.queue]) >= qc.max_size then
   return fail('queue-full', {queue = c.queue, max_size = qc.max_size})
 end
+-- A preferred agent (named, or the one who last completed a call for this customer) holds
+-- the call alone until timeout_s; one that no longer exists, or no last agent, holds nothing.
+local pref = c.preferred_agent
+c.preferred_agent = nil
+local preferred
+if type(pref) == 'table' then
+  if present(pref.agent_id) then
+    preferred = pref.agent_id
+  elseif pref.last_agent and type(c.caller) == 'table' and present(c.caller.customer_id) then
+    preferred = redis.call('HGET', K_CUSTOMERS, c.caller.customer_id) or nil
+  end
+  if preferred and not agent_cfg(preferred) then
+    if present(pref.agent_id) then
+      return fail('unknown-preferred-agent', {agent_id = pref.agent_id})
+    end
+    preferred = nil  -- the last agent has been deleted since
+  end
+end
 c.id = next_id('c')
 c.arrived_ms = now
+if preferred then
+  c.target_agent = preferred
+  c.preferred_until_ms = now + pref.timeout_s * 1000
+end
 enter_queue(c, c.queue, qc, now)
+if preferred then arm(preference_timer(c), c.preferred_until_ms) end
 save(K_CALLS, c.id, c)
 if present(c.external_id) then redis.call('HSET', K_EXT, c.external_id, c.id) end
 emit('call.queued', now, {call = c})

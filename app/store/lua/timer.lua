@@ -40,6 +40,14 @@ elseif kind == 'wait' then
   else
     call = nil
   end
+elseif kind == 'pref' then
+  call = load(K_CALLS, parts[2])
+  if call and call.entry == parts[3] and call.state == 'queued'
+      and present(call.preferred_until_ms) then
+    want(call.queue)
+  else
+    call = nil
+  end
 end
 local m = missing()
 if m then return m end
@@ -63,6 +71,15 @@ if kind == 'offer' and call then
   end
 elseif kind == 'wrap' and live then
   release_agent(parts[2], live, cfg, now, 'available')
+elseif kind == 'pref' and call then
+  -- The preferred agent's exclusive time is over: any eligible agent may take the call.
+  unqueue_call(call)
+  call.target_agent = nil
+  call.preferred_until_ms = nil
+  queue_call(call, now)
+  save(K_CALLS, call.id, call)
+  emit('call.preference_expired', now, {call = call})
+  wake_call(call)
 elseif kind == 'wait' and call then
   if call.state == 'queued' then
     max_wait_reached(call, now)
