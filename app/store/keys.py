@@ -25,6 +25,7 @@ FIXED = (
     "stats",  # hash: "<day>|<agent>|<counter>" per tenant-day counters
     "qlive",  # hash: "<queue>" live calls, "<queue>|aht_ms" handle time, "<queue>|rr" cursor
     "customers",  # hash: customer_id -> the agent who last completed a call of theirs
+    "logged",  # set: agents not offline (why-it-waits counts scan these, not every agent)
 )
 
 

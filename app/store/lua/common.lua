@@ -13,8 +13,8 @@
 local K_META, K_CALLS, K_AGENTS, K_EXT = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_QCFG, K_ACFG, K_TIMERS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local K_CLOCK, K_SEQ, K_ENDED, K_TARGETED = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-local K_STATS, K_QLIVE, K_CUSTOMERS = KEYS[13], KEYS[14], KEYS[15]
-local FIXED = 15
+local K_STATS, K_QLIVE, K_CUSTOMERS, K_LOGGED = KEYS[13], KEYS[14], KEYS[15], KEYS[16]
+local FIXED = 16
 
 if ARGV[4] ~= 'unguarded' and redis.call('EXISTS', K_META) == 0 then
   return cjson.encode({error = 'unprojected'})
@@ -223,6 +223,11 @@ local function set_agent_state(agent_id, live, state, now, reason)
   end
   live.state = state
   live.state_since_ms = now
+  if state == 'offline' then
+    redis.call('SREM', K_LOGGED, agent_id)
+  else
+    redis.call('SADD', K_LOGGED, agent_id)
+  end
   if present(reason) then live.reason = reason else live.reason = nil end
   if state == 'available' then live.idle_since_ms = now end
   save(K_AGENTS, agent_id, live)

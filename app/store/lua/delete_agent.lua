@@ -23,5 +23,6 @@ for _, member in ipairs(targeted) do
 end
 redis.call('HDEL', K_ACFG, agent_id)
 redis.call('HDEL', K_AGENTS, agent_id)
+redis.call('SREM', K_LOGGED, agent_id)
 emit('agent.updated', now, {agent_id = agent_id, deleted = true})
 return reply({ok = true, now = now})

@@ -1,6 +1,6 @@
 -- Read-only: why waiting calls wait, with the counts behind it, and their positions.
--- O(agents of the tenant), once for all the calls asked about: for reads and for calls that
--- could not be offered, not for the routing path.
+-- O(logged-in agents of the tenant), once for all the calls asked about: for reads and for
+-- calls that could not be offered, not for the routing path.
 local now = now_ms()
 local calls, queues = {}, {}
 for _, id in ipairs(REQ.call_ids) do
@@ -14,11 +14,13 @@ end
 local m = missing()
 if m then return m end
 
+-- Only agents that are logged in can count; offline ones are most of a large tenant.
 local agents = {}
-local cfgs = redis.call('HGETALL', K_ACFG)
-for i = 1, #cfgs, 2 do
-  local live = load(K_AGENTS, cfgs[i])
-  agents[#agents + 1] = {cfg = cjson.decode(cfgs[i + 1]), state = live and live.state or 'offline'}
+for _, agent_id in ipairs(redis.call('SMEMBERS', K_LOGGED)) do
+  local live, cfg = load(K_AGENTS, agent_id), agent_cfg(agent_id)
+  if live and cfg and live.state ~= 'offline' then
+    agents[#agents + 1] = {cfg = cfg, state = live.state}
+  end
 end
 
 local out = {}
