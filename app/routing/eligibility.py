@@ -1,5 +1,6 @@
-"""Who may take a call. Queue membership and the queue's requirements are kept in the
-per-queue index of available agents; this checks what is particular to the call."""
+"""Who may take a call. Queue membership and the queue's loosest requirements are kept in the
+per-queue index of available agents; this checks the call's requirements and its queue's at
+the call's relaxation step (`effective_requirements`, computed with the candidates)."""
 
 from __future__ import annotations
 
@@ -9,4 +10,7 @@ from app.routing.records import AgentSnapshot, CallRecord
 def eligible(call: CallRecord, agent: AgentSnapshot) -> bool:
     if call.target_agent is not None:
         return agent.id == call.target_agent
-    return all(agent.skills.get(r.skill, 0) >= r.min_level for r in call.requirements)
+    needed = call.effective_requirements
+    if needed is None:
+        needed = call.requirements
+    return all(agent.skills.get(r.skill, 0) >= r.min_level for r in needed)

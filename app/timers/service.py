@@ -20,6 +20,8 @@ def _hints(member: str | None) -> tuple[list[str], str | None]:
         return [parts[3]], parts[4]
     if parts[0] in ("wait", "pref") and len(parts) == 4:
         return [parts[3]], None
+    if parts[0] == "relax" and len(parts) == 5:
+        return [parts[4]], None
     if parts[0] == "wrap" and len(parts) == 3:
         return [], parts[1]
     return [], None

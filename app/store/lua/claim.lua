@@ -20,7 +20,7 @@ end
 
 local function fits(call, agent_id, cfg)
   if present(call.target_agent) then return call.target_agent == agent_id end
-  if not meets(cfg, call.requirements) then return false end
+  if not meets(cfg, effective_requirements(call, queue_cfg(call.queue))) then return false end
   want(call.queue)
   if QW[call.queue] == nil then return true end -- checked again once the keys are here
   return redis.call('ZSCORE', QA[call.queue], agent_id) ~= false

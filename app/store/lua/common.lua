@@ -79,6 +79,41 @@ local function count(agent_id, now, field, by)
   redis.call('HINCRBYFLOAT', K_STATS, day(now) .. '|' .. agent_id .. '|' .. field, by)
 end
 
+-- Relaxation (DESIGN §3.2): step k of a queue's `relax` lowers every min_level by the sum of
+-- the min_level_delta of steps 1..k (never below 1) and drops the skills they name, for the
+-- queue's requirements and the call's alike.
+local function relax_steps(qc)
+  if qc and type(qc.relax) == 'table' then return qc.relax end
+  return {}
+end
+local function relaxed(requirements, steps, upto)
+  local out = {}
+  if type(requirements) ~= 'table' then return out end
+  local delta, dropped = 0, {}
+  for i = 1, math.min(upto, #steps) do
+    delta = delta + (steps[i].min_level_delta or 0)
+    for _, skill in ipairs(steps[i].drop or {}) do dropped[skill] = true end
+  end
+  for _, r in ipairs(requirements) do
+    if not dropped[r.skill] then
+      out[#out + 1] = {skill = r.skill, min_level = math.max(1, r.min_level + delta)}
+    end
+  end
+  return out
+end
+-- What a call needs of an agent now: its queue's and its own requirements at its step.
+local function effective_requirements(call, qc)
+  local steps, step = relax_steps(qc), call.relax_step or 0
+  local out = relaxed(qc and qc.requirements, steps, step)
+  for _, r in ipairs(relaxed(call.requirements, steps, step)) do out[#out + 1] = r end
+  return out
+end
+-- Who may ever serve a queue: its requirements fully relaxed (the per-queue agent index).
+local function loosest_requirements(qc)
+  local steps = relax_steps(qc)
+  return relaxed(qc and qc.requirements, steps, #steps)
+end
+
 -- Agent configuration (projected from SQL): skills, queues, attributes, eligible queues.
 local function agent_cfg(agent_id) return load(K_ACFG, agent_id) end
 local function queue_cfg(queue) return load(K_QCFG, queue) end
@@ -112,6 +147,15 @@ local function wait_timer(call)
 end
 local function preference_timer(call)
   return 'pref|' .. call.id .. '|' .. call.entry .. '|' .. call.queue
+end
+local function relax_timer(call, step)
+  return 'relax|' .. call.id .. '|' .. call.entry .. '|' .. step .. '|' .. call.queue
+end
+-- Arms the call's next relaxation step, counted from when it entered its queue.
+local function arm_next_relax(call, qc)
+  local step = (call.relax_step or 0) + 1
+  local steps = relax_steps(qc)
+  if steps[step] then arm(relax_timer(call, step), call.entered_ms + steps[step].after_s * 1000) end
 end
 
 -- Candidates: the few best of the other side, read in the same atomic step as the change.
@@ -147,6 +191,7 @@ local function routing_view(call)
   for k, v in pairs(call) do view[k] = v end
   local qc = queue_cfg(call.queue) or {}
   view.queue_requirements = qc.requirements
+  view.effective_requirements = effective_requirements(call, qc)
   view.cursor = redis.call('HGET', K_QLIVE, call.queue .. '|rr') or nil
   return cjson.encode(view), qc.strategy or 'longest-idle'
 end
@@ -284,12 +329,14 @@ local function enter_queue(call, queue, qcfg, now)
   call.entry = next_id('e')
   call.entered_ms = now
   call.wait_expired = nil
+  call.relax_step = 0
   local weight = qcfg.priority_weight_s
   local factor
   if present(weight) then factor = weight * 1000 else factor = 1e13 end
   call.rank = num(call.arrived_ms - call.priority * factor)
   redis.call('HINCRBY', K_QLIVE, queue, 1)
   if present(qcfg.max_wait_s) then arm(wait_timer(call), now + qcfg.max_wait_s * 1000) end
+  arm_next_relax(call, qcfg)
   queue_call(call, now)
 end
 
@@ -297,6 +344,7 @@ local function leave_queue(call)
   redis.call('HINCRBY', K_QLIVE, call.queue, -1)
   disarm(wait_timer(call))
   disarm(preference_timer(call))
+  disarm(relax_timer(call, (call.relax_step or 0) + 1))
 end
 
 local function end_call(call, state, now)

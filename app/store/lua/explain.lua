@@ -29,12 +29,13 @@ for _, call in ipairs(calls) do
   if call.state == 'queued' then
     local qc = queues[call.queue]
     local logged_in, eligible, available = 0, 0, 0
+    local needed = effective_requirements(call, qc)
     for _, a in ipairs(agents) do
       local member = false
       for _, q in ipairs(a.cfg.member_of or {}) do if q == call.queue then member = true end end
       if member and a.state ~= 'offline' then
         logged_in = logged_in + 1
-        if meets(a.cfg, qc.requirements) and meets(a.cfg, call.requirements) then
+        if meets(a.cfg, needed) then
           eligible = eligible + 1
           if a.state == 'available' then available = available + 1 end
         end

@@ -40,6 +40,14 @@ elseif kind == 'wait' then
   else
     call = nil
   end
+elseif kind == 'relax' then
+  call = load(K_CALLS, parts[2])
+  if call and call.entry == parts[3] and (call.relax_step or 0) + 1 == tonumber(parts[4])
+      and (call.state == 'queued' or call.state == 'offered') then
+    want(call.queue)
+  else
+    call = nil
+  end
 elseif kind == 'pref' then
   call = load(K_CALLS, parts[2])
   if call and call.entry == parts[3] and call.state == 'queued'
@@ -71,6 +79,13 @@ if kind == 'offer' and call then
   end
 elseif kind == 'wrap' and live then
   release_agent(parts[2], live, cfg, now, 'available')
+elseif kind == 'relax' and call then
+  -- The call's requirements widen one step; if it waits, someone may now take it.
+  call.relax_step = tonumber(parts[4])
+  arm_next_relax(call, queue_cfg(call.queue))
+  save(K_CALLS, call.id, call)
+  emit('call.relaxed', now, {call = call, step = call.relax_step})
+  if call.state == 'queued' then wake_call(call) end
 elseif kind == 'pref' and call then
   -- The preferred agent's exclusive time is over: any eligible agent may take the call.
   unqueue_call(call)

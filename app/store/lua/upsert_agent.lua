@@ -12,7 +12,9 @@ for i = 1, #qcfgs, 2 do
   local q = qcfgs[i]
   if #(cfg.queues or {}) == 0 or listed[q] then
     member_of[#member_of + 1] = q
-    if meets(cfg, cjson.decode(qcfgs[i + 1]).requirements) then eligible[#eligible + 1] = q end
+    if meets(cfg, loosest_requirements(cjson.decode(qcfgs[i + 1]))) then
+      eligible[#eligible + 1] = q
+    end
   end
 end
 cfg.member_of, cfg.eligible = member_of, eligible

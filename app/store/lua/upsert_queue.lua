@@ -15,7 +15,7 @@ for i = 1, #cfgs, 2 do
   local agent_id, acfg = cfgs[i], cjson.decode(cfgs[i + 1])
   local member = #(acfg.queues or {}) == 0
   for _, name in ipairs(acfg.queues or {}) do if name == q then member = true end end
-  local eligible, list, members = member and meets(acfg, cfg.requirements), {}, {}
+  local eligible, list, members = member and meets(acfg, loosest_requirements(cfg)), {}, {}
   for _, name in ipairs(acfg.eligible or {}) do if name ~= q then list[#list + 1] = name end end
   for _, name in ipairs(acfg.member_of or {}) do if name ~= q then members[#members + 1] = name end end
   if eligible then list[#list + 1] = q end
