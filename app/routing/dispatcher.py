@@ -145,4 +145,5 @@ class Dispatcher:
     def _strategy_for(self, wake: AgentWake, calls: Iterable[CallRecord]) -> Strategy:
         """Across queues, the strategy of the queue holding the best-ranked eligible call."""
         head = min(calls, key=by_rank)
-        return self.strategies.get(wake.strategies.get(head.queue, "longest-idle"))
+        return self.strategies.get(head.strategy or wake.strategies.get(head.queue,
+                                                                        "longest-idle"))

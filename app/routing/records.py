@@ -75,6 +75,7 @@ class CallRecord:
     preferred_until_ms: int | None = None
     # Given with a routing decision, not stored with the call:
     queue_requirements: tuple[Requirement, ...] = ()
+    strategy: str | None = None  # the strategy of the call's queue
     # The queue's and the call's requirements at the call's relaxation step (None: unknown).
     effective_requirements: tuple[Requirement, ...] | None = None
     cursor: str | None = None  # round-robin: the agent last offered a call of this queue
@@ -103,6 +104,7 @@ class CallRecord:
             accepted_offer_id=opt_str(d.get("accepted_offer_id")),
             preferred_until_ms=opt_int(d.get("preferred_until_ms")),
             queue_requirements=requirements(d.get("queue_requirements")),
+            strategy=opt_str(d.get("strategy")),
             effective_requirements=requirements(d["effective_requirements"])
             if "effective_requirements" in d else None,
             cursor=opt_str(d.get("cursor")),

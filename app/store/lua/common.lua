@@ -190,10 +190,11 @@ local function routing_view(call)
   local view = {}
   for k, v in pairs(call) do view[k] = v end
   local qc = queue_cfg(call.queue) or {}
+  view.strategy = qc.strategy or 'longest-idle'
   view.queue_requirements = qc.requirements
   view.effective_requirements = effective_requirements(call, qc)
   view.cursor = redis.call('HGET', K_QLIVE, call.queue .. '|rr') or nil
-  return cjson.encode(view), qc.strategy or 'longest-idle'
+  return cjson.encode(view), view.strategy
 end
 
 local function calls_for(queue, offset)
