@@ -39,6 +39,8 @@ sys.path.insert(0, str(ROOT))  # `app` and `bench` importable when run as a scri
 import asyncpg  # noqa: E402
 import uvloop  # noqa: E402
 
+from bench.common import free_port, pct  # noqa: E402
+
 HOST = "127.0.0.1"
 ADMIN_TOKEN = "bench-admin-" + secrets.token_hex(8)
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -48,21 +50,6 @@ Json = dict[str, Any]
 
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
 
 
 # --------------------------------------------------------------------------- processes

@@ -57,6 +57,7 @@ from app.runtime import Runtime  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.tenants import service as tenants  # noqa: E402
 from app.tenants.schemas import TenantCreate  # noqa: E402
+from bench.common import free_port, pct  # noqa: E402
 
 HOST = "127.0.0.1"
 RESULTS = ROOT / "bench" / "results" / "scale.json"
@@ -69,21 +70,6 @@ Json = dict[str, Any]
 
 def log(msg: str) -> None:
     print(f"[scale {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
 
 
 def start_redis(port: int) -> subprocess.Popen[bytes]:
