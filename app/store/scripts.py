@@ -1,9 +1,10 @@
 """The Lua scripts and the one way to run them.
 
-Every script is `lua/common.lua` followed by its verb file, loaded once per connection pool
-(redis-py re-sends a script that a restarted server no longer has). A script that needs a
-queue's keys it was not given answers `need` without writing; `Store.run` adds them and asks
-again. An agent's queues are remembered per process, so the common case is one round trip.
+Every script is `lua/common.lua` and `lua/lifecycle.lua` followed by its verb file, loaded
+once per connection pool (redis-py re-sends a script that a restarted server no longer has).
+A script that needs a queue's keys it was not given answers `need` without writing;
+`Store.run` adds them and asks again. An agent's queues are remembered per process, so the
+common case is one round trip.
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ class TenantNotProjected(Exception):
     """Redis has no trace of the tenant (first use by this Redis, or a restart without AOF)."""
 
 
+PRELUDE = ("common.lua", "lifecycle.lua")
+
+
 def _source(verb: str) -> str:
     lua = files("app.store") / "lua"
-    return (lua / "common.lua").read_text() + "\n" + (lua / f"{verb}.lua").read_text()
+    return "\n".join((lua / name).read_text() for name in (*PRELUDE, f"{verb}.lua"))
 
 
 class Store:

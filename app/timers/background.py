@@ -43,8 +43,8 @@ class Background:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=5)
 
-    async def _loop(self, name: str, interval_s: float, step: object) -> None:
-        assert callable(step)
+    async def _loop(self, name: str, interval_s: float,
+                    step: Callable[[], Awaitable[None]]) -> None:
         while not self._stopping.is_set():
             try:
                 await step()

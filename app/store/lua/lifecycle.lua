@@ -1,0 +1,220 @@
+-- The transitions every verb shares: agents (states, the per-queue index of available ones)
+-- and calls (entering and leaving queues, requeue, overflow, connect, the agent's part
+-- ending). Follows common.lua in every script; see app/store/scripts.py.
+
+-- Agents --------------------------------------------------------------------------------------
+
+local function agent_live(agent_id)
+  return load(K_AGENTS, agent_id) or {state = 'offline', missed_in_row = 0}
+end
+
+-- Time spent available and in wrap-up is counted per day (the day the state ends), for
+-- occupancy; talk time is counted when a call's conversation ends.
+local TIMED_STATES = {available = 'avail_ms', wrap_up = 'wrap_ms'}
+local function set_agent_state(agent_id, live, state, now, reason)
+  local before = live.state
+  local counter = TIMED_STATES[before]
+  if counter and present(live.state_since_ms) and state ~= before then
+    count(agent_id, now, counter, now - live.state_since_ms)
+  end
+  live.state = state
+  live.state_since_ms = now
+  if state == 'offline' then
+    redis.call('SREM', K_LOGGED, agent_id)
+  else
+    redis.call('SADD', K_LOGGED, agent_id)
+  end
+  if present(reason) then live.reason = reason else live.reason = nil end
+  if state == 'available' then live.idle_since_ms = now end
+  save(K_AGENTS, agent_id, live)
+  emit('agent.state_changed', now, {agent_id = agent_id, state = state, previous = before,
+    reason = live.reason, idle_since_ms = live.idle_since_ms})
+end
+
+local function index_agent(agent_id, cfg, idle_since)
+  for _, q in ipairs(eligible_queues(cfg)) do redis.call('ZADD', QA[q], num(idle_since), agent_id) end
+end
+local function unindex_agent(agent_id, cfg)
+  for _, q in ipairs(eligible_queues(cfg)) do redis.call('ZREM', QA[q], agent_id) end
+end
+
+-- An agent leaves reserved/busy/wrap_up: a pending after-call state wins over available.
+local function release_agent(agent_id, live, cfg, now, wanted, reason)
+  live.call_id, live.offer_id, live.wrap_token = nil, nil, nil
+  if wanted == 'available' and present(live.after_call) then
+    wanted, reason = live.after_call.state, live.after_call.reason
+  end
+  live.after_call = nil
+  set_agent_state(agent_id, live, wanted, now, reason)
+  if wanted == 'available' then
+    index_agent(agent_id, cfg, now)
+    wake_agent(agent_id, cfg, now)
+  end
+end
+
+local function want_agent_queues(cfg)
+  for _, q in ipairs(eligible_queues(cfg)) do want(q) end
+end
+
+-- Calls ---------------------------------------------------------------------------------------
+
+local function queue_call(call, now)
+  call.state = 'queued'
+  call.offer = nil
+  redis.call('ZADD', QW[call.queue], call.rank, call.id)
+  if present(call.target_agent) then
+    redis.call('ZADD', K_TARGETED, 0, call.target_agent .. '|' .. call.id)
+  end
+end
+
+local function unqueue_call(call)
+  redis.call('ZREM', QW[call.queue], call.id)
+  if present(call.target_agent) then
+    redis.call('ZREM', K_TARGETED, call.target_agent .. '|' .. call.id)
+  end
+end
+
+-- Enters a queue (arrival, overflow, transfer): fresh max-wait timer, same arrival time.
+local function enter_queue(call, queue, qcfg, now)
+  call.queue = queue
+  call.entry = next_id('e')
+  call.entered_ms = now
+  call.wait_expired = nil
+  call.relax_step = 0
+  local weight = qcfg.priority_weight_s
+  local factor
+  if present(weight) then factor = weight * 1000 else factor = 1e13 end
+  call.rank = num(call.arrived_ms - call.priority * factor)
+  redis.call('HINCRBY', K_QLIVE, queue, 1)
+  if present(qcfg.max_wait_s) then arm(wait_timer(call), now + qcfg.max_wait_s * 1000) end
+  arm_next_relax(call, qcfg)
+  queue_call(call, now)
+end
+
+local function leave_queue(call)
+  redis.call('HINCRBY', K_QLIVE, call.queue, -1)
+  disarm(wait_timer(call))
+  disarm(preference_timer(call))
+  disarm(relax_timer(call, (call.relax_step or 0) + 1))
+end
+
+local function end_call(call, state, now)
+  call.state = state
+  call.ended_ms = now
+  save(K_CALLS, call.id, call)
+  redis.call('ZADD', K_ENDED, num(now), call.id)
+end
+
+local function want_queue_and_overflow(queue)
+  want(queue)
+  local qc = queue_cfg(queue)
+  if qc and present(qc.overflow_queue) then want(qc.overflow_queue) end
+end
+
+-- Max wait reached while queued: overflow (keeping arrival time and priority) or time out.
+local function max_wait_reached(call, now)
+  local qc = queue_cfg(call.queue) or {}
+  local from = call.queue
+  unqueue_call(call)
+  leave_queue(call)
+  call.target_agent, call.preferred_until_ms = nil, nil  -- the overflow queue serves anyone
+  local target = qc.overflow_queue
+  local tcfg = present(target) and queue_cfg(target) or nil
+  if tcfg then
+    call.overflows = (call.overflows or 0) + 1
+    enter_queue(call, target, tcfg, now)
+    save(K_CALLS, call.id, call)
+    emit('call.overflowed', now, {call = call, from_queue = from, queue = target})
+    wake_call(call)
+  else
+    end_call(call, 'timed_out', now)
+    emit('call.timed_out', now, {call = call, queue = from})
+  end
+end
+
+-- An offer ends without a connection: the call goes back to its place (same rank).
+local function requeue_call(call, now, why)
+  local offer = call.offer
+  disarm(offer_timer(call))
+  call.offer = nil
+  call.requeues = (call.requeues or 0) + 1
+  if call.wait_expired then
+    call.state = 'queued'
+    max_wait_reached(call, now)
+    return
+  end
+  queue_call(call, now)
+  save(K_CALLS, call.id, call)
+  emit('call.requeued', now, {call = call, reason = why, offer_id = offer.id,
+    agent_id = offer.agent_id})
+  wake_call(call)
+end
+
+-- The offer is taken: the call is connected and the agent busy.
+local function connect(call, agent_id, now)
+  local live = agent_live(agent_id)
+  disarm(offer_timer(call))
+  leave_queue(call)
+  call.state = 'connected'
+  call.agent_id = agent_id
+  call.connected_ms = now
+  call.accepted_offer_id = call.offer.id
+  call.offer = nil
+  live.missed_in_row = 0
+  set_agent_state(agent_id, live, 'busy', now)
+  save(K_CALLS, call.id, call)
+  emit('call.connected', now, {call = call, agent_id = agent_id})
+end
+
+-- The agent's part of a connected call ends (complete or transfer): talk time is counted and
+-- the agent goes to wrap-up, or straight on when the queue has no wrap-up.
+local function finish_agent_part(call, now)
+  local agent_id = call.agent_id
+  local live = agent_live(agent_id)
+  local cfg = agent_cfg(agent_id) or {}
+  local qc = queue_cfg(call.queue) or {}
+  local talk_ms = now - call.connected_ms
+  call.talk_ms = (call.talk_ms or 0) + talk_ms
+  local customer = type(call.caller) == 'table' and call.caller.customer_id
+  if present(customer) and customer then redis.call('HSET', K_CUSTOMERS, customer, agent_id) end
+  count(agent_id, now, 'handled', 1)
+  count(agent_id, now, 'talk_ms', talk_ms)
+  local wrap_s = qc.wrap_up_s or 0
+  -- Recent handle time per queue (talk + wrap-up), an exponential average for wait estimates.
+  local field = call.queue .. '|aht_ms'
+  local aht = tonumber(redis.call('HGET', K_QLIVE, field) or '0')
+  local handle_ms = talk_ms + wrap_s * 1000
+  if aht == 0 then aht = handle_ms else aht = aht + 0.2 * (handle_ms - aht) end
+  redis.call('HSET', K_QLIVE, field, num(aht))
+  if wrap_s > 0 then
+    live.call_id = nil
+    live.wrap_token = next_id('w')
+    set_agent_state(agent_id, live, 'wrap_up', now)
+    arm('wrap|' .. agent_id .. '|' .. live.wrap_token, now + wrap_s * 1000)
+  else
+    release_agent(agent_id, live, cfg, now, 'available')
+  end
+end
+
+local function want_for_requeue(call)
+  want(call.queue)
+  if call.wait_expired then want_queue_and_overflow(call.queue) end
+end
+
+local function position(call)
+  if call.state ~= 'queued' then return nil end
+  local r = redis.call('ZRANK', QW[call.queue], call.id)
+  if r then return r + 1 end
+  return nil
+end
+
+local function fail(kind, extra)
+  local t = extra or {}
+  t.error = kind
+  return reply(t)
+end
+
+local function done(t)
+  t.wake = WAKE
+  return reply(t)
+end
