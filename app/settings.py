@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, gt=0)
     events_max_len: int = Field(1_000_000, gt=0)
     # Candidates read per wake-up: enough for concurrent decisions to find a free one in one
-    # claim; each costs ~5 µs of Redis time per arrival (bench/arrivals.py).
+    # claim; each one read costs Redis time on every arrival.
     candidate_limit: int = Field(8, ge=1, le=1000)
     timer_sweep_interval_s: float = Field(0.1, gt=0)
     reconcile_interval_s: float = Field(2.0, gt=0)

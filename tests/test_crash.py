@@ -110,6 +110,18 @@ async def _audit(desk: Desk, load: Load, since_ms: int) -> Audit:
     return audit
 
 
+async def _tear_down(load: Load | None, clients: list[httpx.AsyncClient],
+                     procs: list[ServerProcess], tenant_id: str) -> None:
+    """Stop the load, close the clients, stop every process, forget the tenant."""
+    if load is not None:
+        await load.cancel()
+    for http in clients:
+        await http.aclose()
+    for proc in procs:
+        proc.stop()
+    await forget_tenants(REDIS_URL, [tenant_id])
+
+
 async def _after_the_kill(desk: Desk, load: Load, callers: list[asyncio.Task[None]],
                           killed_ms: int) -> Audit:
     """Let the load finish, then check nothing was lost or stranded, and wind down."""
@@ -159,13 +171,7 @@ async def test_sigkill_mid_load_then_restart(database_url: str, tmp_path: Path) 
         audit = await _after_the_kill(desk, load, callers, killed_ms)
         print(f"restart: {dict(audit.counts)}; client errors {len(desk.errors)}")
     finally:
-        if load is not None:
-            await load.cancel()
-        for http in clients:
-            await http.aclose()
-        for proc in procs:
-            proc.stop()
-        await forget_tenants(REDIS_URL, [tenant_id])
+        await _tear_down(load, clients, procs, tenant_id)
 
 
 @pytest.mark.slow
@@ -202,10 +208,4 @@ async def test_sigkill_one_of_two_the_survivor_repairs(database_url: str,
         assert survivor.pid != doomed.pid
         print(f"survivor: {dict(audit.counts)}; client errors {len(desk.errors)}")
     finally:
-        if load is not None:
-            await load.cancel()
-        for http in clients:
-            await http.aclose()
-        for proc in procs:
-            proc.stop()
-        await forget_tenants(REDIS_URL, [tenant_id])
+        await _tear_down(load, clients, procs, tenant_id)

@@ -100,7 +100,7 @@ class Explained:
     waiting: Waiting | None
 
 
-_PARSED = frozenset({"error", "call", "wake", "now", "items", "waiting"})
+_PARSED = frozenset({"error", "call", "wake", "now", "items"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,6 @@ class Reply:
     position: int | None = None
     wake: tuple[Wake, ...] = ()
     repeated: bool = False
-    waiting: Waiting | None = None
     items: tuple[Explained, ...] = ()
     # timer steps
     fired: str | None = None
@@ -126,7 +125,6 @@ class Reply:
     @classmethod
     def parse(cls, raw: str) -> Reply:
         d: dict[str, Any] = json.loads(raw)
-        w = as_dict(d.get("waiting"))
         call = d.get("call")
         return cls(
             now_ms=round(d.get("now") or 0),
@@ -137,7 +135,6 @@ class Reply:
             position=opt_int(d.get("position")),
             wake=tuple(wakes(d.get("wake"))),
             repeated=bool(d.get("repeated") or d.get("unchanged")),
-            waiting=Waiting.parse(w),
             items=tuple(Explained(CallRecord.parse(i["call"]), opt_int(i.get("position")),
                                   Waiting.parse(as_dict(i.get("waiting"))))
                         for i in as_list(d.get("items"))),

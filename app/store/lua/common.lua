@@ -187,14 +187,22 @@ end
 
 -- A waiting call as a strategy sees it: the call, its queue's requirements and the queue's
 -- round-robin cursor (given with the decision, never stored with the call).
+-- Queue facts read once per script for all the calls of a queue (no script changes them after
+-- it has started building views).
+local VIEWED = {}
 local function routing_view(call)
+  local q = VIEWED[call.queue]
+  if not q then
+    q = {cfg = queue_cfg(call.queue) or {},
+         cursor = redis.call('HGET', K_QLIVE, call.queue .. '|rr') or nil}
+    VIEWED[call.queue] = q
+  end
   local view = {}
   for k, v in pairs(call) do view[k] = v end
-  local qc = queue_cfg(call.queue) or {}
-  view.strategy = qc.strategy or 'longest-idle'
-  view.queue_requirements = qc.requirements
-  view.effective_requirements = effective_requirements(call, qc)
-  view.cursor = redis.call('HGET', K_QLIVE, call.queue .. '|rr') or nil
+  view.strategy = q.cfg.strategy or 'longest-idle'
+  view.queue_requirements = q.cfg.requirements
+  view.effective_requirements = effective_requirements(call, q.cfg)
+  view.cursor = q.cursor
   return cjson.encode(view), view.strategy
 end
 
