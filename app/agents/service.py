@@ -22,6 +22,8 @@ def agent_view(agent_id: str, config: dict[str, object], version: int, live: Age
         "idle_since": at(live.idle_since_ms) if live.state == "available" else None,
         "state_since": at(live.state_since_ms), "call_id": live.call_id,
         "offer_id": live.offer_id, "missed_offers_in_row": live.missed_in_row,
+        "contacts": [{"call_id": c.call_id, "channel": c.channel, "stage": c.stage,
+                      "offer_id": c.offer_id} for c in live.contacts],
         "pending": pending,
         "today": None if today is None else _today(today),
     })
@@ -104,14 +106,9 @@ async def set_state(rt: Runtime, tenant: str, agent_id: str, body: AgentStateCha
             agent_id=agent_id, state=before, requested=after)
     outcome = await rt.settle(tenant, reply)
     live = reply.agent or AgentLive()
-    for call in outcome.offered.values():
-        if call.offer is not None and call.offer.agent_id == agent_id:
-            live = AgentLive(state="reserved", call_id=call.id, offer_id=call.offer.id,
-                             state_since_ms=call.offer.offered_ms,
-                             missed_in_row=live.missed_in_row)
-        elif call.agent_id == agent_id:
-            live = AgentLive(state="busy", call_id=call.id, state_since_ms=call.connected_ms,
-                             missed_in_row=0)
+    if any(agent_id in (c.agent_id, c.offer and c.offer.agent_id)
+           for c in outcome.offered.values()):
+        [live] = await reads.agents_live(rt.redis, tenant, [agent_id])  # routed meanwhile
     # The projected configuration came back with the reply: no SQL on the routing path.
     projected = as_dict(reply.details.get("config"))
     # Lua's cjson cannot tell an empty list from an empty object: restore them by field.

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from app.routing.records import AgentSnapshot, CallRecord, Requirement
+from app.routing.strategy import by_idle
 
 
 def least_by(
     candidates: Sequence[AgentSnapshot], key: Callable[[AgentSnapshot], float]
 ) -> AgentSnapshot | None:
-    """The candidate with the lowest key; ties → longest idle (lowest `idle_since_ms`) → id."""
-    return min(candidates, key=lambda a: (key(a), a.idle_since_ms, a.id), default=None)
+    """The candidate with the lowest key; ties → longest idle (`by_idle`)."""
+    return min(candidates, key=lambda a: (key(a), *by_idle(a)), default=None)
 
 
 def needs(call: CallRecord) -> tuple[Requirement, ...]:

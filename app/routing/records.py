@@ -123,6 +123,8 @@ class AgentSnapshot:
     calls_today: int = 0
     talk_ms_today: float = 0
     occupancy_today: float = 0.0  # (talk + wrap-up) ÷ (talk + wrap-up + available)
+    contacts: int = 0  # calls in hand (offered, connected, in wrap-up): chats share an agent
+    rooms: frozenset[str] = frozenset({"voice"})  # channels it can take one more call of
 
     @classmethod
     def parse(cls, d: dict[str, Any]) -> AgentSnapshot:
@@ -131,4 +133,5 @@ class AgentSnapshot:
         return cls(str(d["id"]), round(d.get("idle_since_ms") or 0),
                    {str(k): int(v) for k, v in as_dict(d.get("skills")).items()},
                    as_dict(d.get("attributes")), int(float(d.get("handled") or 0)), talk,
-                   worked / (worked + idle) if worked + idle > 0 else 0.0)
+                   worked / (worked + idle) if worked + idle > 0 else 0.0,
+                   int(d.get("contacts") or 0), frozenset(map(str, as_list(d.get("rooms")))))

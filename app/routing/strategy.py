@@ -33,5 +33,7 @@ def by_rank(call: CallRecord) -> tuple[float, int, str]:
     return (call.rank, call.arrived_ms, call.id)
 
 
-def by_idle(agent: AgentSnapshot) -> tuple[int, str]:
-    return (agent.idle_since_ms, agent.id)
+def by_idle(agent: AgentSnapshot) -> tuple[int, int, str]:
+    """Longest idle: fewest calls in hand (only chats and e-mails share an agent), then the
+    earliest `idle_since`, then id."""
+    return (agent.contacts, agent.idle_since_ms, agent.id)

@@ -2,7 +2,8 @@
 
 All keys of one tenant carry the hash tag `{t:<tenant>}`, so every script touches one slot
 and tenants spread over a Redis Cluster's shards. Scripts receive these keys in KEYS, in the
-order of `FIXED`, followed by a (waiting, available) pair per queue they may touch.
+order of `FIXED`, followed by, for every queue they may touch, its waiting calls and its
+available agents per channel (in the order of `CHANNELS`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ def waiting(tenant: str, queue: str) -> str:
     return f"{prefix(tenant)}qw:{queue}"
 
 
-def available(tenant: str, queue: str) -> str:
-    """Zset of a queue's available eligible agents, scored by idle_since_ms."""
-    return f"{prefix(tenant)}qa:{queue}"
+CHANNELS = ("voice", "chat", "email", "video", "callback")
+
+
+def available(tenant: str, queue: str, channel: str = "voice") -> str:
+    """Zset of a queue's eligible agents with room for one more contact of a channel, scored
+    by contacts in hand × 10¹³ + idle_since_ms (fewest contacts, then longest idle, first)."""
+    name = f"{prefix(tenant)}qa:{queue}"
+    return name if channel == "voice" else f"{name}|{channel}"
+
+
+def queue_keys(tenant: str, queue: str) -> list[str]:
+    """What a script is given for one queue: its waiting calls, then `available` per channel."""
+    return [waiting(tenant, queue), *(available(tenant, queue, ch) for ch in CHANNELS)]

@@ -12,6 +12,16 @@ JsonObject = dict[str, object]
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """A call an agent holds: `offered`, `connected` or in `wrap_up`."""
+
+    call_id: str
+    channel: str
+    stage: str
+    offer_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class AgentLive:
     """An agent's live state as Redis holds it (DESIGN §3.3)."""
 
@@ -24,6 +34,7 @@ class AgentLive:
     missed_in_row: int = 0
     pending_state: str | None = None
     pending_reason: str | None = None
+    contacts: tuple[Contact, ...] = ()
 
     @classmethod
     def parse(cls, raw: str | dict[str, Any] | None) -> AgentLive:
@@ -38,6 +49,11 @@ class AgentLive:
             offer_id=opt_str(d.get("offer_id")), missed_in_row=int(d.get("missed_in_row") or 0),
             pending_state=opt_str(pending.get("state")),
             pending_reason=opt_str(pending.get("reason")),
+            contacts=tuple(sorted(
+                (Contact(str(call_id), str(c.get("channel", "voice")), str(c.get("stage")),
+                         opt_str(c.get("offer_id")))
+                 for call_id, c in as_dict(d.get("contacts")).items()),
+                key=lambda c: c.call_id)),
         )
 
 

@@ -69,8 +69,7 @@ class Store:
         request = {"limit": self.candidate_limit, **request}
         for _ in range(MAX_NEED_ROUNDS):
             request["queues"] = wanted
-            queue_keys = [k for q in wanted
-                          for k in (keys.waiting(tenant, q), keys.available(tenant, q))]
+            queue_keys = [k for q in wanted for k in keys.queue_keys(tenant, q)]
             raw = await self._scripts[verb](
                 keys=[*keys.fixed(tenant), *queue_keys],
                 args=[json.dumps(request, separators=(",", ":")), self.clock.now_ms(),

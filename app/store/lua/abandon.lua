@@ -19,7 +19,9 @@ if call.state == 'offered' then
   disarm(offer_timer(call))
   local offer = call.offer
   call.offer = nil
-  release_agent(agent_id, agent_live(agent_id), cfg, now, 'available')
+  local live = agent_live(agent_id)
+  drop_contact(live, call.id)
+  settle_agent(agent_id, live, cfg, now)
   call.rescinded_offer_id = offer.id
 else
   unqueue_call(call)

@@ -1,5 +1,7 @@
 -- An agent (or a supervisor) sets available / away / offline. reserved, busy and wrap_up are
--- the system's; see the state table in DESIGN §3.3.
+-- the system's; see the state table in DESIGN §3.3. With contacts in hand: a connected one
+-- refuses the change unless after_call (applied when the last contact ends); offers ringing
+-- are rescinded and wrap-ups ended by away/offline; available ends wrap-ups early.
 local now = now_ms()
 local agent_id, to, reason = REQ.agent_id, REQ.state, REQ.reason
 local cfg = agent_cfg(agent_id)
@@ -7,10 +9,17 @@ if not cfg then return fail('agent-not-found') end
 local live = agent_live(agent_id)
 local from = live.state
 want_agent_queues(cfg)
-local call
-if from == 'reserved' and to ~= 'available' then
-  call = load(K_CALLS, live.call_id)
-  if call then want_for_requeue(call) end
+local talking, ringing, wrapping = false, {}, {}
+for id, c in pairs(contacts(live)) do
+  if c.stage == 'connected' then
+    talking = true
+  elseif c.stage == 'offered' then
+    local call = load(K_CALLS, id)
+    if call and to ~= 'available' then want_for_requeue(call) end
+    ringing[#ringing + 1] = {id = id, call = call}
+  else
+    wrapping[#wrapping + 1] = {id = id, token = c.wrap}
+  end
 end
 local m = missing()
 if m then return m end
@@ -22,38 +31,48 @@ end
 
 local function illegal() return fail('illegal-transition', {from = from, to = to}) end
 
-if from == 'busy' then
+local function end_wrap_ups()
+  for _, w in ipairs(wrapping) do
+    disarm('wrap|' .. agent_id .. '|' .. tostring(w.token))
+    drop_contact(live, w.id)
+  end
+end
+
+if talking and (from == 'busy' or to ~= 'available' or REQ.after_call) then
   if not REQ.after_call then return fail('agent-busy', {from = from, to = to}) end
   if to == 'available' then live.after_call = nil else live.after_call = {state = to, reason = reason} end
-  save(K_AGENTS, agent_id, live)
   emit('agent.state_changed', now, {agent_id = agent_id, state = from, previous = from,
     pending = live.after_call})
+  settle_agent(agent_id, live, cfg, now)
   return finish({agent = live, now = now, pending = true})
 end
+if to == 'available' then
+  if #wrapping > 0 then
+    end_wrap_ups()
+    live.after_call = nil
+    settle_agent(agent_id, live, cfg, now)
+    return finish({agent = live, now = now})
+  end
+  if from == 'reserved' then return illegal() end
+  if from == to then return finish({agent = live, now = now, unchanged = true}) end
+  set_agent_state(agent_id, live, to, now, reason)
+  index_agent(agent_id, live, cfg)
+  wake_agent(agent_id, cfg, live)
+  return finish({agent = live, now = now})
+end
+-- away or offline, nothing connected
 if from == to then
   if to == 'away' and reason ~= live.reason then
     set_agent_state(agent_id, live, to, now, reason)
   end
   return finish({agent = live, now = now, unchanged = true})
 end
-if from == 'reserved' then
-  if to == 'available' then return illegal() end
-  if call and call.state == 'offered' then requeue_call(call, now, 'rescinded') end
-  live.call_id, live.offer_id = nil, nil
-  set_agent_state(agent_id, live, to, now, reason)
-  return finish({agent = live, now = now})
+for _, r in ipairs(ringing) do
+  if r.call and r.call.state == 'offered' then requeue_call(r.call, now, 'rescinded') end
+  drop_contact(live, r.id)
 end
-if from == 'wrap_up' then
-  disarm('wrap|' .. agent_id .. '|' .. tostring(live.wrap_token))
-  live.after_call = nil
-  release_agent(agent_id, live, cfg, now, to, reason)
-  return finish({agent = live, now = now})
-end
--- offline, away, available
-if from == 'available' then unindex_agent(agent_id, cfg) end
+end_wrap_ups()
+live.after_call = nil
 set_agent_state(agent_id, live, to, now, reason)
-if to == 'available' then
-  index_agent(agent_id, cfg, now)
-  wake_agent(agent_id, cfg, now)
-end
+unindex_agent(agent_id, cfg)
 return finish({agent = live, now = now})

@@ -18,12 +18,13 @@ local function viable_agent(id)
   return nil, nil
 end
 
-local function fits(call, agent_id, cfg)
+local function fits(call, agent_id, live, cfg)
+  if not room_for(live, cfg, call.channel or 'voice') then return false end
   if present(call.target_agent) then return call.target_agent == agent_id end
   if not meets(cfg, effective_requirements(call, queue_cfg(call.queue))) then return false end
   want(call.queue)
   if QW[call.queue] == nil then return true end -- checked again once the keys are here
-  return redis.call('ZSCORE', QA[call.queue], agent_id) ~= false
+  return redis.call('ZSCORE', QA[call.queue][call.channel or 'voice'], agent_id) ~= false
 end
 
 local call, agent_id, live, cfg
@@ -36,7 +37,7 @@ for _, cid in ipairs(REQ.call_ids) do
       local l, a = viable_agent(aid)
       if l then
         agents_seen = agents_seen + 1
-        if fits(c, aid, a) then
+        if fits(c, aid, l, a) then
           call, agent_id, live, cfg = c, aid, l, a
           break
         end
@@ -54,14 +55,14 @@ want(call.queue)
 want_agent_queues(cfg)
 local m = missing()
 if m then return m end
-if not present(call.target_agent) and redis.call('ZSCORE', QA[call.queue], agent_id) == false then
+if not present(call.target_agent)
+    and redis.call('ZSCORE', QA[call.queue][call.channel or 'voice'], agent_id) == false then
   return fail('conflict', {side = 'agent'})
 end
 
 local qc = queue_cfg(call.queue) or {}
 redis.call('HSET', K_QLIVE, call.queue .. '|rr', agent_id)  -- the round-robin cursor
 unqueue_call(call)
-unindex_agent(agent_id, cfg)
 call.target_agent = nil
 call.preferred_until_ms = nil
 disarm(preference_timer(call))
@@ -70,7 +71,9 @@ call.offer = {id = next_id('o'), agent_id = agent_id, offered_ms = now,
   expires_ms = now + (qc.offer_timeout_s or 20) * 1000}
 live.call_id = call.id
 live.offer_id = call.offer.id
-set_agent_state(agent_id, live, 'reserved', now)
+contacts(live)[call.id] = {channel = call.channel or 'voice', stage = 'offered',
+  offer_id = call.offer.id}
+settle_agent(agent_id, live, cfg, now, true)
 emit('call.offered', now, {call = call, queue = call.queue, offer = call.offer,
   agent = {id = agent_id, name = cfg.name, attributes = cfg.attributes or {}}})
 if qc.auto_accept then
@@ -79,4 +82,7 @@ else
   arm(offer_timer(call), call.offer.expires_ms)
   save(K_CALLS, call.id, call)
 end
+-- An agent with room for more (chats) looks for its next call at once.
+live = agent_live(agent_id)
+if live.state == 'available' then wake_agent(agent_id, cfg, live) end
 return done({call = call, now = now})

@@ -2,7 +2,8 @@
 -- and wake-ups. A script is this file, then lifecycle.lua, then one verb.
 --
 -- KEYS: the tenant's fixed keys (see app/store/keys.py, same order), then, for every queue id
--- listed in REQ.queues, that queue's waiting-calls zset and available-agents zset.
+-- listed in REQ.queues, that queue's waiting-calls zset and one available-agents zset per
+-- channel (CHANNELS order).
 -- ARGV[1]: the request as JSON. ARGV[2]: the wall clock in ms. ARGV[3]: event stream MAXLEN.
 -- ARGV[4]: 'unguarded' only when projecting the tenant itself; every other script first
 -- checks the tenant is projected (after a Redis restart without persistence it is not).
@@ -26,11 +27,20 @@ local WALL_MS = tonumber(ARGV[2])
 local EVENTS_MAXLEN = ARGV[3]
 local NULL = cjson.null
 
+-- Channels (DESIGN §3.3): an agent holds calls of a real-time channel one at a time and
+-- nothing beside them; chats and e-mails share the agent up to its capacity for each.
+local CHANNELS = {'voice', 'chat', 'email', 'video', 'callback'}
+local EXCLUSIVE = {voice = true, video = true, callback = true}
+
+-- QW[q]: the queue's waiting calls; QA[q][channel]: its agents with room for that channel.
 local QW, QA = {}, {}
 if type(REQ.queues) == 'table' then
+  local stride = 1 + #CHANNELS
   for i, q in ipairs(REQ.queues) do
-    QW[q] = KEYS[FIXED + 2 * i - 1]
-    QA[q] = KEYS[FIXED + 2 * i]
+    local base = FIXED + (i - 1) * stride
+    QW[q] = KEYS[base + 1]
+    QA[q] = {}
+    for c, ch in ipairs(CHANNELS) do QA[q][ch] = KEYS[base + 1 + c] end
   end
 end
 
@@ -159,26 +169,69 @@ local function arm_next_relax(call, qc)
   if steps[step] then arm(relax_timer(call, step), call.entered_ms + steps[step].after_s * 1000) end
 end
 
+-- Capacity: the contacts (calls offered, connected or in wrap-up) an agent holds, by call id.
+local function contacts(live)
+  if type(live.contacts) ~= 'table' then live.contacts = {} end
+  return live.contacts
+end
+local function capacity(cfg)
+  if cfg and type(cfg.capacity) == 'table' then return cfg.capacity end
+  return {voice = 1}
+end
+-- Room for one more contact of a channel: some capacity for it, nothing of a real-time channel
+-- in hand, and a real-time contact only with nothing in hand; no state pending after the call.
+local function room_for(live, cfg, channel)
+  if present(live.after_call) then return false end
+  local cap = capacity(cfg)[channel] or 0
+  if cap < 1 then return false end
+  local held, same = 0, 0
+  for _, c in pairs(contacts(live)) do
+    if EXCLUSIVE[c.channel] then return false end
+    held = held + 1
+    if c.channel == channel then same = same + 1 end
+  end
+  if EXCLUSIVE[channel] then return held == 0 end
+  return same < cap
+end
+local function rooms(live, cfg)
+  local out = {}
+  for _, ch in ipairs(CHANNELS) do
+    if room_for(live, cfg, ch) then out[#out + 1] = ch end
+  end
+  return out
+end
+local function held(live)
+  local n = 0
+  for _ in pairs(contacts(live)) do n = n + 1 end
+  return n
+end
+-- The available-agents score: fewest contacts in hand, then longest idle (exact below 2^53).
+local HELD = 1e13
+local function idle_score(live) return held(live) * HELD + (live.idle_since_ms or 0) end
+
 -- Candidates: the few best of the other side, read in the same atomic step as the change.
 local LIMIT = tonumber(REQ.limit or 16)
 
 -- A candidate as a strategy sees it (it came from an index of available agents), with
 -- today's counters for the strategies that balance load.
 local DAY_COUNTERS = {'handled', 'talk_ms', 'wrap_ms', 'avail_ms'}
-local function agent_snapshot(agent_id, idle_score)
+local function agent_snapshot(agent_id, score)
   local cfg = agent_cfg(agent_id) or {}
+  local live = load(K_AGENTS, agent_id) or {}
   local prefix = day(now_ms()) .. '|' .. agent_id .. '|'
   local counters = redis.call('HMGET', K_STATS, prefix .. 'handled', prefix .. 'talk_ms',
     prefix .. 'wrap_ms', prefix .. 'avail_ms')
-  local snap = {id = agent_id, idle_since_ms = tonumber(idle_score), skills = cfg.skills or {},
-          attributes = cfg.attributes or {}}
+  score = tonumber(score)
+  local in_hand = math.floor(score / HELD)
+  local snap = {id = agent_id, idle_since_ms = score - in_hand * HELD, contacts = in_hand,
+    rooms = rooms(live, cfg), skills = cfg.skills or {}, attributes = cfg.attributes or {}}
   for i, name in ipairs(DAY_COUNTERS) do snap[name] = tonumber(counters[i] or '0') end
   return snap
 end
 
-local function agents_for(queue, offset)
+local function agents_for(queue, channel, offset)
   local out = {}
-  local key = QA[queue]
+  local key = QA[queue] and QA[queue][channel or 'voice']
   if key == nil then return out end
   local rows = redis.call('ZRANGE', key, offset or 0, (offset or 0) + LIMIT - 1, 'WITHSCORES')
   for i = 1, #rows, 2 do out[#out + 1] = agent_snapshot(rows[i], rows[i + 1]) end
@@ -242,21 +295,22 @@ end
 local function candidates_for_call(call, offset)
   if present(call.target_agent) then
     local live = load(K_AGENTS, call.target_agent)
-    if (offset or 0) == 0 and live and live.state == 'available' then
-      return {agent_snapshot(call.target_agent, live.idle_since_ms)}
+    if (offset or 0) == 0 and live and live.state == 'available'
+        and room_for(live, agent_cfg(call.target_agent), call.channel or 'voice') then
+      return {agent_snapshot(call.target_agent, idle_score(live))}
     end
     return {}
   end
-  return agents_for(call.queue, offset)
+  return agents_for(call.queue, call.channel, offset)
 end
 local function push_call_wake(call, agents)
   local raw, strategy = routing_view(call)
   WAKE[#WAKE + 1] = {call = raw, strategy = strategy, agents = agents}
 end
 local function wake_call(call) push_call_wake(call, candidates_for_call(call, 0)) end
-local function wake_agent(agent_id, cfg, idle_since_ms)
+local function wake_agent(agent_id, cfg, live)
   local strategies = {}
   for _, q in ipairs(eligible_queues(cfg)) do strategies[q] = strategy_of(q) end
-  WAKE[#WAKE + 1] = {agent = agent_snapshot(agent_id, idle_since_ms), strategies = strategies,
+  WAKE[#WAKE + 1] = {agent = agent_snapshot(agent_id, idle_score(live)), strategies = strategies,
     calls = calls_for_agent(agent_id, cfg)}
 end

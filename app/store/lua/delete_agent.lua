@@ -4,13 +4,11 @@ local agent_id = REQ.agent_id
 local cfg = agent_cfg(agent_id)
 if not cfg then return fail('agent-not-found') end
 local live = agent_live(agent_id)
-if live.state == 'reserved' or live.state == 'busy' or live.state == 'wrap_up' then
-  return fail('agent-busy', {from = live.state, to = 'deleted'})
-end
+if held(live) > 0 then return fail('agent-busy', {from = live.state, to = 'deleted'}) end
 want_agent_queues(cfg)
 local m = missing()
 if m then return m end
-if live.state == 'available' then unindex_agent(agent_id, cfg) end
+unindex_agent(agent_id, cfg)
 local targeted = redis.call('ZRANGEBYLEX', K_TARGETED, '[' .. agent_id .. '|',
   '[' .. agent_id .. '|\255')
 for _, member in ipairs(targeted) do

@@ -36,6 +36,7 @@ for i = 1, #cfgs, 2 do
 end
 redis.call('HDEL', K_QCFG, q)
 redis.call('HDEL', K_QLIVE, q, q .. '|aht_ms', q .. '|rr')
-redis.call('DEL', QW[q], QA[q])
+redis.call('DEL', QW[q])
+for _, key in pairs(QA[q]) do redis.call('DEL', key) end
 emit('queue.updated', now, {queue = q, deleted = true})
 return reply({ok = true, now = now})

@@ -19,7 +19,7 @@ local agents = {}
 for _, agent_id in ipairs(redis.call('SMEMBERS', K_LOGGED)) do
   local live, cfg = load(K_AGENTS, agent_id), agent_cfg(agent_id)
   if live and cfg and live.state ~= 'offline' then
-    agents[#agents + 1] = {cfg = cfg, state = live.state}
+    agents[#agents + 1] = {cfg = cfg, live = live}
   end
 end
 
@@ -33,11 +33,14 @@ for _, call in ipairs(calls) do
     for _, a in ipairs(agents) do
       local member = false
       for _, q in ipairs(a.cfg.member_of or {}) do if q == call.queue then member = true end end
-      if member and a.state ~= 'offline' then
+      local channel = call.channel or 'voice'
+      if member then
         logged_in = logged_in + 1
-        if meets(a.cfg, needed) then
+        if (capacity(a.cfg)[channel] or 0) > 0 and meets(a.cfg, needed) then
           eligible = eligible + 1
-          if a.state == 'available' then available = available + 1 end
+          if a.live.state == 'available' and room_for(a.live, a.cfg, channel) then
+            available = available + 1
+          end
         end
       end
     end

@@ -31,25 +31,71 @@ local function set_agent_state(agent_id, live, state, now, reason)
     reason = live.reason, idle_since_ms = live.idle_since_ms})
 end
 
-local function index_agent(agent_id, cfg, idle_since)
-  for _, q in ipairs(eligible_queues(cfg)) do redis.call('ZADD', QA[q], num(idle_since), agent_id) end
+-- The per-queue, per-channel index of agents with room: kept in step with every change of
+-- an agent's state, contacts or configuration.
+local function index_in_queue(agent_id, live, cfg, q)
+  local score = num(idle_score(live))
+  for _, ch in ipairs(CHANNELS) do
+    if live.state == 'available' and room_for(live, cfg, ch) then
+      redis.call('ZADD', QA[q][ch], score, agent_id)
+    else
+      redis.call('ZREM', QA[q][ch], agent_id)
+    end
+  end
+end
+local function index_agent(agent_id, live, cfg)
+  for _, q in ipairs(eligible_queues(cfg)) do index_in_queue(agent_id, live, cfg, q) end
 end
 local function unindex_agent(agent_id, cfg)
-  for _, q in ipairs(eligible_queues(cfg)) do redis.call('ZREM', QA[q], agent_id) end
+  for _, q in ipairs(eligible_queues(cfg)) do
+    for _, ch in ipairs(CHANNELS) do redis.call('ZREM', QA[q][ch], agent_id) end
+  end
 end
 
--- An agent leaves reserved/busy/wrap_up: a pending after-call state wins over available.
-local function release_agent(agent_id, live, cfg, now, wanted, reason)
-  live.call_id, live.offer_id, live.wrap_token = nil, nil, nil
-  if wanted == 'available' and present(live.after_call) then
-    wanted, reason = live.after_call.state, live.after_call.reason
+-- The agent's state follows from its contacts (DESIGN §3.3): none → available (or the state
+-- asked for with after_call); room left for another contact → available; else busy while
+-- talking, reserved while an offer rings, wrap_up while only after-call work is left.
+-- Re-indexes the agent and, when it can take more, wakes it (unless quiet).
+local function restate_agent(agent_id, live, cfg, now)
+  local talking, ringing = false, false
+  for _, c in pairs(contacts(live)) do
+    if c.stage == 'connected' then talking = true elseif c.stage == 'offered' then ringing = true end
   end
-  live.after_call = nil
-  set_agent_state(agent_id, live, wanted, now, reason)
-  if wanted == 'available' then
-    index_agent(agent_id, cfg, now)
-    wake_agent(agent_id, cfg, now)
+  local state, reason = 'available', nil
+  if held(live) == 0 then
+    if present(live.after_call) then
+      state, reason = live.after_call.state, live.after_call.reason
+      live.after_call = nil
+    end
+  elseif present(live.after_call) or #rooms(live, cfg) == 0 then
+    if talking then state = 'busy' elseif ringing then state = 'reserved' else state = 'wrap_up' end
   end
+  if state ~= live.state then
+    set_agent_state(agent_id, live, state, now, reason)
+  else
+    save(K_AGENTS, agent_id, live)
+  end
+end
+local function settle_agent(agent_id, live, cfg, now, quiet)
+  restate_agent(agent_id, live, cfg, now)
+  index_agent(agent_id, live, cfg)
+  if live.state == 'available' and not quiet then wake_agent(agent_id, cfg, live) end
+end
+
+-- call_id / offer_id name the latest call the agent rings or talks on (not one in wrap-up).
+local function point_at_latest(live)
+  live.call_id, live.offer_id = nil, nil
+  for id, c in pairs(contacts(live)) do
+    if c.stage ~= 'wrap_up' and (live.call_id == nil or id > live.call_id) then
+      live.call_id, live.offer_id = id, c.offer_id
+    end
+  end
+end
+
+-- A contact ends for the agent (offer rejected, expired or rescinded; wrap-up over).
+local function drop_contact(live, call_id)
+  contacts(live)[call_id] = nil
+  point_at_latest(live)
 end
 
 local function want_agent_queues(cfg)
@@ -150,9 +196,11 @@ local function requeue_call(call, now, why)
   wake_call(call)
 end
 
--- The offer is taken: the call is connected and the agent busy.
+-- The offer is taken: the call is connected and the agent busy (or, with room left for more
+-- chats, still available).
 local function connect(call, agent_id, now)
   local live = agent_live(agent_id)
+  local cfg = agent_cfg(agent_id) or {}
   disarm(offer_timer(call))
   leave_queue(call)
   call.state = 'connected'
@@ -161,7 +209,9 @@ local function connect(call, agent_id, now)
   call.accepted_offer_id = call.offer.id
   call.offer = nil
   live.missed_in_row = 0
-  set_agent_state(agent_id, live, 'busy', now)
+  local c = contacts(live)[call.id]
+  if c then c.stage = 'connected' end
+  restate_agent(agent_id, live, cfg, now)  -- what it holds is the same: its rooms too
   save(K_CALLS, call.id, call)
   emit('call.connected', now, {call = call, agent_id = agent_id})
 end
@@ -186,14 +236,16 @@ local function finish_agent_part(call, now)
   local handle_ms = talk_ms + wrap_s * 1000
   if aht == 0 then aht = handle_ms else aht = aht + 0.2 * (handle_ms - aht) end
   redis.call('HSET', K_QLIVE, field, num(aht))
-  if wrap_s > 0 then
-    live.call_id = nil
-    live.wrap_token = next_id('w')
-    set_agent_state(agent_id, live, 'wrap_up', now)
-    arm('wrap|' .. agent_id .. '|' .. live.wrap_token, now + wrap_s * 1000)
+  local c = contacts(live)[call.id]
+  if wrap_s > 0 and c then
+    c.stage = 'wrap_up'
+    c.wrap = next_id('w')
+    point_at_latest(live)
+    arm('wrap|' .. agent_id .. '|' .. c.wrap, now + wrap_s * 1000)
   else
-    release_agent(agent_id, live, cfg, now, 'available')
+    drop_contact(live, call.id)
   end
+  settle_agent(agent_id, live, cfg, now)
 end
 
 local function want_for_requeue(call)

@@ -24,15 +24,18 @@ if present(REQ.agent_id) then
   end
   local strategies = {}
   for _, q in ipairs(eligible_queues(cfg)) do strategies[q] = strategy_of(q) end
-  WAKE[1] = {agent = agent_snapshot(REQ.agent_id, live.idle_since_ms), strategies = strategies,
+  WAKE[1] = {agent = agent_snapshot(REQ.agent_id, idle_score(live)), strategies = strategies,
     calls = calls}
   return done({now = now})
 end
 for q, key in pairs(QW) do
-  if redis.call('ZCARD', key) > 0 and redis.call('ZCARD', QA[q]) > 0 then
+  if redis.call('ZCARD', key) > 0 then
     for _, raw in ipairs(calls_for(q, 0)) do
       local call = cjson.decode(raw)
-      if not present(call.target_agent) then push_call_wake(call, agents_for(q, 0)) end
+      if not present(call.target_agent) then
+        local agents = agents_for(q, call.channel, 0)
+        if #agents > 0 then push_call_wake(call, agents) end
+      end
     end
   end
 end
@@ -42,8 +45,9 @@ for _, m in ipairs(targeted) do
   local agent_id, call_id = string.sub(m, 1, sep - 1), string.sub(m, sep + 1)
   local live = load(K_AGENTS, agent_id)
   local call = load(K_CALLS, call_id)
-  if live and live.state == 'available' and call and call.state == 'queued' then
-    push_call_wake(call, {agent_snapshot(agent_id, live.idle_since_ms)})
+  if live and live.state == 'available' and call and call.state == 'queued'
+      and room_for(live, agent_cfg(agent_id), call.channel or 'voice') then
+    push_call_wake(call, {agent_snapshot(agent_id, idle_score(live))})
   end
 end
 return done({now = now})

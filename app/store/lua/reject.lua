@@ -15,5 +15,6 @@ local m = missing()
 if m then return m end
 local live = agent_live(agent_id)
 requeue_call(call, now, 'rejected')
-release_agent(agent_id, live, cfg, now, 'available')
+drop_contact(live, call.id)
+settle_agent(agent_id, live, cfg, now)
 return done({call = call, now = now})

@@ -19,7 +19,7 @@ if member ~= REQ.member then return reply({peek = member, due_ms = due}) end
 local parts = {}
 for p in string.gmatch(member, '[^|]+') do parts[#parts + 1] = p end
 local kind = parts[1]
-local call, live, cfg
+local call, live, cfg, wrapping
 if kind == 'offer' then
   call = load(K_CALLS, parts[2])
   if call and call.state == 'offered' and call.offer.id == parts[3] then
@@ -32,7 +32,14 @@ if kind == 'offer' then
 elseif kind == 'wrap' then
   live = agent_live(parts[2])
   cfg = agent_cfg(parts[2]) or {}
-  if live.state == 'wrap_up' and live.wrap_token == parts[3] then want_agent_queues(cfg) else live = nil end
+  for id, c in pairs(contacts(live)) do
+    if c.stage == 'wrap_up' and c.wrap == parts[3] then wrapping = id end
+  end
+  if wrapping then
+    want_agent_queues(cfg)
+  else
+    live = nil
+  end
 elseif kind == 'wait' then
   call = load(K_CALLS, parts[2])
   if call and call.entry == parts[3] and (call.state == 'queued' or call.state == 'offered') then
@@ -69,16 +76,18 @@ if kind == 'offer' and call then
   local qc = queue_cfg(call.queue) or {}
   call.missed_offers = (call.missed_offers or 0) + 1
   requeue_call(call, now, 'expired')
+  drop_contact(agent, call.id)
   agent.missed_in_row = (agent.missed_in_row or 0) + 1
   count(agent_id, now, 'missed', 1)
   if present(qc.max_missed_offers) and agent.missed_in_row >= qc.max_missed_offers then
+    -- Away now, or once the contacts still in hand end.
     agent.missed_in_row = 0
-    release_agent(agent_id, agent, cfg, now, 'away', 'missed-offers')
-  else
-    release_agent(agent_id, agent, cfg, now, 'available')
+    agent.after_call = {state = 'away', reason = 'missed-offers'}
   end
+  settle_agent(agent_id, agent, cfg, now)
 elseif kind == 'wrap' and live then
-  release_agent(parts[2], live, cfg, now, 'available')
+  drop_contact(live, wrapping)
+  settle_agent(parts[2], live, cfg, now)
 elseif kind == 'relax' and call then
   -- The call's requirements widen one step; if it waits, someone may now take it.
   call.relax_step = tonumber(parts[4])

@@ -23,15 +23,13 @@ want_agent_queues(cfg)
 local m = missing()
 if m then return m end
 local live = load(K_AGENTS, agent_id)
-if live and live.state == 'available' then unindex_agent(agent_id, old or {}) end
+if live then unindex_agent(agent_id, old or {}) end
 save(K_ACFG, agent_id, cfg)
 if not live then
   live = {state = 'offline', missed_in_row = 0, state_since_ms = now}
   save(K_AGENTS, agent_id, live)
 end
 emit('agent.updated', now, {agent_id = agent_id, config = cfg})
-if live.state == 'available' then
-  index_agent(agent_id, cfg, live.idle_since_ms)
-  wake_agent(agent_id, cfg, live.idle_since_ms)
-end
+index_agent(agent_id, live, cfg)
+if live.state == 'available' then wake_agent(agent_id, cfg, live) end
 return done({now = now})

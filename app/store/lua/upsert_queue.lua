@@ -8,8 +8,7 @@ want(q)
 local m = missing()
 if m then return m end
 save(K_QCFG, q, cfg)
-redis.call('DEL', QA[q])
-local woken = {}
+for _, key in pairs(QA[q]) do redis.call('DEL', key) end
 local cfgs = redis.call('HGETALL', K_ACFG)
 for i = 1, #cfgs, 2 do
   local agent_id, acfg = cfgs[i], cjson.decode(cfgs[i + 1])
@@ -23,10 +22,7 @@ for i = 1, #cfgs, 2 do
   acfg.eligible, acfg.member_of = list, members
   save(K_ACFG, agent_id, acfg)
   local live = load(K_AGENTS, agent_id)
-  if eligible and live and live.state == 'available' then
-    redis.call('ZADD', QA[q], num(live.idle_since_ms), agent_id)
-    woken[#woken + 1] = agent_id
-  end
+  if eligible and live then index_in_queue(agent_id, live, acfg, q) end
 end
 emit('queue.updated', now, {queue = q, config = cfg})
 -- Newly eligible agents may take waiting calls at once.
