@@ -57,7 +57,7 @@ if to == 'available' then
   if from == to then return finish({agent = live, now = now, unchanged = true}) end
   set_agent_state(agent_id, live, to, now, reason)
   index_agent(agent_id, live, cfg)
-  wake_agent(agent_id, cfg, live)
+  wake_agent(agent_id, cfg)
   return finish({agent = live, now = now})
 end
 -- away or offline, nothing connected
@@ -74,5 +74,5 @@ end
 end_wrap_ups()
 live.after_call = nil
 set_agent_state(agent_id, live, to, now, reason)
-unindex_agent(agent_id, cfg)
+index_agent(agent_id, live, cfg)  -- out of every index
 return finish({agent = live, now = now})

@@ -24,7 +24,7 @@ local function fits(call, agent_id, live, cfg)
   if not meets(cfg, effective_requirements(call, queue_cfg(call.queue))) then return false end
   want(call.queue)
   if QW[call.queue] == nil then return true end -- checked again once the keys are here
-  return redis.call('ZSCORE', QA[call.queue][call.channel or 'voice'], agent_id) ~= false
+  return indexed(agent_id, live, call.queue, call.channel or 'voice')
 end
 
 local call, agent_id, live, cfg
@@ -56,7 +56,7 @@ want_agent_queues(cfg)
 local m = missing()
 if m then return m end
 if not present(call.target_agent)
-    and redis.call('ZSCORE', QA[call.queue][call.channel or 'voice'], agent_id) == false then
+    and not indexed(agent_id, live, call.queue, call.channel or 'voice') then
   return fail('conflict', {side = 'agent'})
 end
 
@@ -84,5 +84,5 @@ else
 end
 -- An agent with room for more (chats) looks for its next call at once.
 live = agent_live(agent_id)
-if live.state == 'available' then wake_agent(agent_id, cfg, live) end
+if live.state == 'available' then wake_agent(agent_id, cfg) end
 return done({call = call, now = now})

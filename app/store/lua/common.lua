@@ -200,41 +200,116 @@ local function rooms(live, cfg)
   end
   return out
 end
+-- Candidates: the few best of the other side, read in the same atomic step as the change.
+local LIMIT = tonumber(REQ.limit or 16)
+
+-- Today's counters of an agent (tenant-day, UTC), for the strategies that balance load.
+local DAY_COUNTERS = {'handled', 'talk_ms', 'wrap_ms', 'avail_ms'}
+local function today_counters(agent_id)
+  local prefix = day(now_ms()) .. '|' .. agent_id .. '|'
+  local values = redis.call('HMGET', K_STATS, prefix .. 'handled', prefix .. 'talk_ms',
+    prefix .. 'wrap_ms', prefix .. 'avail_ms')
+  local out = {}
+  for i, name in ipairs(DAY_COUNTERS) do out[name] = tonumber(values[i] or '0') end
+  return out
+end
+
+-- The index of a queue's agents with room for a channel is kept in the order of the queue's
+-- strategy (DESIGN §4), so that its first page holds the strategy's pick:
+--   score  = the strategy's key: today's calls, talk time or occupancy, minus the agent's
+--            levels on the queue's required skills (`skills`), else 0;
+--   member = '<contacts in hand>|<idle_since_ms>|<id>' in fixed width, so equal scores order
+--            by fewest contacts, longest idle, then id (Redis orders equal scores by member);
+--   round-robin: member = id, score 0, read on from the queue's cursor.
+local function index_key(strategy, agent_id, cfg, qc)
+  local c
+  if strategy == 'fewest-calls' then
+    return today_counters(agent_id).handled
+  elseif strategy == 'least-talk-time' then
+    return today_counters(agent_id).talk_ms
+  elseif strategy == 'least-occupied' then
+    c = today_counters(agent_id)
+    local worked = c.talk_ms + c.wrap_ms
+    if worked + c.avail_ms > 0 then return worked / (worked + c.avail_ms) end
+    return 0
+  elseif strategy == 'skills' then
+    local sum, seen, skills = 0, {}, (cfg and cfg.skills) or {}
+    for _, r in ipairs((qc and qc.requirements) or {}) do
+      if not seen[r.skill] then
+        seen[r.skill] = true
+        sum = sum + (tonumber(skills[r.skill]) or 0)
+      end
+    end
+    return -sum
+  end
+  return 0
+end
+-- Counter-ordered indexes are scored anew on the first use of each tenant-day.
+local BY_DAY = {['fewest-calls'] = true, ['least-talk-time'] = true, ['least-occupied'] = true}
+
 local function held(live)
   local n = 0
   for _ in pairs(contacts(live)) do n = n + 1 end
   return n
 end
--- The available-agents score: fewest contacts in hand, then longest idle (exact below 2^53).
-local HELD = 1e13
-local function idle_score(live) return held(live) * HELD + (live.idle_since_ms or 0) end
+local function index_member(strategy, agent_id, live)
+  if strategy == 'round-robin' then return agent_id end
+  return string.format('%03d|%016d|', held(live), live.idle_since_ms or 0) .. agent_id
+end
+local function member_agent(member) return string.match(member, '[^|]*$') end
 
--- Candidates: the few best of the other side, read in the same atomic step as the change.
-local LIMIT = tonumber(REQ.limit or 16)
+local function queue_strategy(qc) return (qc and qc.strategy) or 'longest-idle' end
 
--- A candidate as a strategy sees it (it came from an index of available agents), with
--- today's counters for the strategies that balance load.
-local DAY_COUNTERS = {'handled', 'talk_ms', 'wrap_ms', 'avail_ms'}
-local function agent_snapshot(agent_id, score)
+local function fresh_day(queue, qc)
+  local strategy = queue_strategy(qc)
+  if not BY_DAY[strategy] or QA[queue] == nil then return end
+  local today = day(now_ms())
+  if redis.call('HGET', K_QLIVE, queue .. '|day') == today then return end
+  redis.call('HSET', K_QLIVE, queue .. '|day', today)
+  for _, key in pairs(QA[queue]) do
+    local members = redis.call('ZRANGE', key, 0, -1)
+    for _, m in ipairs(members) do
+      local agent_id = member_agent(m)
+      redis.call('ZADD', key, num(index_key(strategy, agent_id, nil, qc)), m)
+    end
+  end
+end
+
+-- A candidate as a strategy sees it, with today's counters.
+local function agent_snapshot(agent_id)
   local cfg = agent_cfg(agent_id) or {}
   local live = load(K_AGENTS, agent_id) or {}
-  local prefix = day(now_ms()) .. '|' .. agent_id .. '|'
-  local counters = redis.call('HMGET', K_STATS, prefix .. 'handled', prefix .. 'talk_ms',
-    prefix .. 'wrap_ms', prefix .. 'avail_ms')
-  score = tonumber(score)
-  local in_hand = math.floor(score / HELD)
-  local snap = {id = agent_id, idle_since_ms = score - in_hand * HELD, contacts = in_hand,
+  local snap = {id = agent_id, idle_since_ms = live.idle_since_ms or 0, contacts = held(live),
     rooms = rooms(live, cfg), skills = cfg.skills or {}, attributes = cfg.attributes or {}}
-  for i, name in ipairs(DAY_COUNTERS) do snap[name] = tonumber(counters[i] or '0') end
+  for name, v in pairs(today_counters(agent_id)) do snap[name] = v end
   return snap
+end
+
+-- Round-robin's page: ids after the cursor, then from the smallest id (wrapping).
+local function rotation(key, cursor, offset)
+  if not cursor then return redis.call('ZRANGEBYLEX', key, '-', '+', 'LIMIT', offset, LIMIT) end
+  local after = redis.call('ZRANGEBYLEX', key, '(' .. cursor, '+', 'LIMIT', offset, LIMIT)
+  if #after == LIMIT then return after end
+  local skip = math.max(0, offset - redis.call('ZLEXCOUNT', key, '(' .. cursor, '+'))
+  local wrapped = redis.call('ZRANGEBYLEX', key, '-', '[' .. cursor, 'LIMIT', skip,
+    LIMIT - #after)
+  for _, m in ipairs(wrapped) do after[#after + 1] = m end
+  return after
 end
 
 local function agents_for(queue, channel, offset)
   local out = {}
   local key = QA[queue] and QA[queue][channel or 'voice']
   if key == nil then return out end
-  local rows = redis.call('ZRANGE', key, offset or 0, (offset or 0) + LIMIT - 1, 'WITHSCORES')
-  for i = 1, #rows, 2 do out[#out + 1] = agent_snapshot(rows[i], rows[i + 1]) end
+  local qc = queue_cfg(queue)
+  fresh_day(queue, qc)
+  local members
+  if queue_strategy(qc) == 'round-robin' then
+    members = rotation(key, redis.call('HGET', K_QLIVE, queue .. '|rr') or nil, offset or 0)
+  else
+    members = redis.call('ZRANGE', key, offset or 0, (offset or 0) + LIMIT - 1)
+  end
+  for _, m in ipairs(members) do out[#out + 1] = agent_snapshot(member_agent(m)) end
   return out
 end
 
@@ -297,7 +372,7 @@ local function candidates_for_call(call, offset)
     local live = load(K_AGENTS, call.target_agent)
     if (offset or 0) == 0 and live and live.state == 'available'
         and room_for(live, agent_cfg(call.target_agent), call.channel or 'voice') then
-      return {agent_snapshot(call.target_agent, idle_score(live))}
+      return {agent_snapshot(call.target_agent)}
     end
     return {}
   end
@@ -308,9 +383,9 @@ local function push_call_wake(call, agents)
   WAKE[#WAKE + 1] = {call = raw, strategy = strategy, agents = agents}
 end
 local function wake_call(call) push_call_wake(call, candidates_for_call(call, 0)) end
-local function wake_agent(agent_id, cfg, live)
+local function wake_agent(agent_id, cfg)
   local strategies = {}
   for _, q in ipairs(eligible_queues(cfg)) do strategies[q] = strategy_of(q) end
-  WAKE[#WAKE + 1] = {agent = agent_snapshot(agent_id, idle_score(live)), strategies = strategies,
+  WAKE[#WAKE + 1] = {agent = agent_snapshot(agent_id), strategies = strategies,
     calls = calls_for_agent(agent_id, cfg)}
 end

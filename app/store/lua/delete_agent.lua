@@ -8,7 +8,7 @@ if held(live) > 0 then return fail('agent-busy', {from = live.state, to = 'delet
 want_agent_queues(cfg)
 local m = missing()
 if m then return m end
-unindex_agent(agent_id, cfg)
+unindex_agent(agent_id, live, cfg)
 local targeted = redis.call('ZRANGEBYLEX', K_TARGETED, '[' .. agent_id .. '|',
   '[' .. agent_id .. '|\255')
 for _, member in ipairs(targeted) do

@@ -31,25 +31,47 @@ local function set_agent_state(agent_id, live, state, now, reason)
     reason = live.reason, idle_since_ms = live.idle_since_ms})
 end
 
--- The per-queue, per-channel index of agents with room: kept in step with every change of
--- an agent's state, contacts or configuration.
+-- The per-queue, per-channel indexes of agents with room (common.lua): kept in step with every
+-- change of an agent's state, contacts or configuration. live.ix remembers the member each
+-- queue's index holds for the agent (it depends on the queue's strategy).
 local function index_in_queue(agent_id, live, cfg, q)
-  local score = num(idle_score(live))
+  local qc = queue_cfg(q)
+  local strategy = queue_strategy(qc)
+  fresh_day(q, qc)
+  if type(live.ix) ~= 'table' then live.ix = {} end
+  local old, member, score = live.ix[q], index_member(strategy, agent_id, live), nil
+  live.ix[q] = nil
   for _, ch in ipairs(CHANNELS) do
+    local key = QA[q][ch]
+    if old and old ~= member then redis.call('ZREM', key, old) end
     if live.state == 'available' and room_for(live, cfg, ch) then
-      redis.call('ZADD', QA[q][ch], score, agent_id)
+      score = score or num(index_key(strategy, agent_id, cfg, qc))
+      redis.call('ZADD', key, score, member)
+      live.ix[q] = member
     else
-      redis.call('ZREM', QA[q][ch], agent_id)
+      redis.call('ZREM', key, member)
     end
   end
 end
 local function index_agent(agent_id, live, cfg)
   for _, q in ipairs(eligible_queues(cfg)) do index_in_queue(agent_id, live, cfg, q) end
+  save(K_AGENTS, agent_id, live)
 end
-local function unindex_agent(agent_id, cfg)
+-- Out of every index of the queues it was eligible for (before a change of configuration).
+local function unindex_agent(agent_id, live, cfg)
+  local ix = type(live.ix) == 'table' and live.ix or {}
   for _, q in ipairs(eligible_queues(cfg)) do
-    for _, ch in ipairs(CHANNELS) do redis.call('ZREM', QA[q][ch], agent_id) end
+    for _, ch in ipairs(CHANNELS) do
+      redis.call('ZREM', QA[q][ch], ix[q] or agent_id, agent_id)
+    end
+    ix[q] = nil
   end
+  live.ix = ix
+end
+-- Is the agent in the index a call of this queue and channel is routed from?
+local function indexed(agent_id, live, q, channel)
+  local member = type(live.ix) == 'table' and live.ix[q] or agent_id
+  return redis.call('ZSCORE', QA[q][channel], member) ~= false
 end
 
 -- The agent's state follows from its contacts (DESIGN §3.3): none → available (or the state
@@ -79,7 +101,7 @@ end
 local function settle_agent(agent_id, live, cfg, now, quiet)
   restate_agent(agent_id, live, cfg, now)
   index_agent(agent_id, live, cfg)
-  if live.state == 'available' and not quiet then wake_agent(agent_id, cfg, live) end
+  if live.state == 'available' and not quiet then wake_agent(agent_id, cfg) end
 end
 
 -- call_id / offer_id name the latest call the agent rings or talks on (not one in wrap-up).

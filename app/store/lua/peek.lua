@@ -24,7 +24,7 @@ if present(REQ.agent_id) then
   end
   local strategies = {}
   for _, q in ipairs(eligible_queues(cfg)) do strategies[q] = strategy_of(q) end
-  WAKE[1] = {agent = agent_snapshot(REQ.agent_id, idle_score(live)), strategies = strategies,
+  WAKE[1] = {agent = agent_snapshot(REQ.agent_id), strategies = strategies,
     calls = calls}
   return done({now = now})
 end
@@ -47,7 +47,7 @@ for _, m in ipairs(targeted) do
   local call = load(K_CALLS, call_id)
   if live and live.state == 'available' and call and call.state == 'queued'
       and room_for(live, agent_cfg(agent_id), call.channel or 'voice') then
-    push_call_wake(call, {agent_snapshot(agent_id, idle_score(live))})
+    push_call_wake(call, {agent_snapshot(agent_id)})
   end
 end
 return done({now = now})

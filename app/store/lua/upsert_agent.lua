@@ -23,7 +23,7 @@ want_agent_queues(cfg)
 local m = missing()
 if m then return m end
 local live = load(K_AGENTS, agent_id)
-if live then unindex_agent(agent_id, old or {}) end
+if live then unindex_agent(agent_id, live, old or {}) end
 save(K_ACFG, agent_id, cfg)
 if not live then
   live = {state = 'offline', missed_in_row = 0, state_since_ms = now}
@@ -31,5 +31,5 @@ if not live then
 end
 emit('agent.updated', now, {agent_id = agent_id, config = cfg})
 index_agent(agent_id, live, cfg)
-if live.state == 'available' then wake_agent(agent_id, cfg, live) end
+if live.state == 'available' then wake_agent(agent_id, cfg) end
 return done({now = now})

@@ -22,7 +22,10 @@ for i = 1, #cfgs, 2 do
   acfg.eligible, acfg.member_of = list, members
   save(K_ACFG, agent_id, acfg)
   local live = load(K_AGENTS, agent_id)
-  if eligible and live then index_in_queue(agent_id, live, acfg, q) end
+  if eligible and live then
+    index_in_queue(agent_id, live, acfg, q)
+    save(K_AGENTS, agent_id, live)
+  end
 end
 emit('queue.updated', now, {queue = q, config = cfg})
 -- Newly eligible agents may take waiting calls at once.
