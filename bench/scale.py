@@ -6,7 +6,7 @@
 Starts its own redis-server (loopback, free port, no persistence; stopped by PID on exit,
 errors included), uses SQLite in a temporary directory and runs the real runtime in process
 (`open_runtime`, no HTTP, no background tasks). Each size has its own tenant with one
-`longest-idle` queue (`auto_accept: true`, `wrap_up_s: 0`).
+queue (`longest-idle` unless `--strategy`; `auto_accept: true`, `wrap_up_s: 0`).
 
 (a) arrival: `create_call` (enqueue + decide + claim) with N agents available; each call is
     completed right after, untimed, so N stays N.
@@ -146,7 +146,8 @@ class Scale:
 
     async def tenant(self, name: str) -> str:
         await tenants.create_tenant(self.rt, TenantCreate(id=name))
-        await queues.put_queue(self.rt, name, QUEUE, QueueConfig(auto_accept=True, wrap_up_s=0))
+        await queues.put_queue(self.rt, name, QUEUE, QueueConfig(
+            auto_accept=True, wrap_up_s=0, strategy=self.args.strategy))
         return name
 
     async def agents_available(self, tenant: str, n: int) -> list[str]:
@@ -359,6 +360,7 @@ def parse_args() -> argparse.Namespace:
                    help="timed agent-available per size per round")
     p.add_argument("--block", type=int, default=50, help="operations per size before switching")
     p.add_argument("--b-agents", type=int, default=4, help="agents taking turns in scenario b")
+    p.add_argument("--strategy", default="longest-idle", help="the queue's strategy")
     args = p.parse_args()
     args.agents = [int(x) for x in args.agents.split(",")]
     args.waiting = [int(x) for x in args.waiting.split(",")]

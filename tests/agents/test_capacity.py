@@ -5,7 +5,10 @@ contacts in hand, then the longest idle, takes the next one."""
 
 from __future__ import annotations
 
-from tests.support import Json, TenantApi, expect
+import json
+
+from app.store import keys
+from tests.support import Api, Json, TenantApi, expect
 
 
 async def offered_to(t: TenantApi, call_id: str) -> str | None:
@@ -226,3 +229,35 @@ async def test_transfer_to_an_agent_waits_for_room_on_the_channel(tenant: Tenant
     assert moved["state"] == "queued"  # bo has no room: it waits for him alone
     await tenant.complete(second)
     assert await offered_to(tenant, first) == "bo"
+
+
+async def test_an_agent_record_from_before_contacts_finishes_its_call(service: Api) -> None:
+    """A live record written by a version without contacts (one voice call: call_id, or a
+    wrap-up timer) is read as that one contact, so an upgrade strands nobody."""
+    tenant = await service.tenant()
+    await tenant.put_queue("q", wrap_up_s=5)
+    await tenant.put_agent("ana")
+    await tenant.state("ana", "available")
+    call = await tenant.arrive("q")
+    await tenant.accept(call["id"])
+    redis = service.runtime.redis
+    agents_key = keys.key(tenant.id, "agents")
+
+    async def as_before_contacts() -> None:
+        live = json.loads(await redis.hget(agents_key, "ana"))
+        [contact] = live.pop("contacts").values()
+        live.pop("ix", None)
+        if contact["stage"] == "wrap_up":  # then: no call_id, the timer's token on the agent
+            live["wrap_token"] = contact["wrap"]
+            live.pop("call_id", None)
+        await redis.hset(agents_key, "ana", json.dumps(live))
+
+    await as_before_contacts()
+    await tenant.complete(call["id"])
+    assert (await tenant.agent("ana"))["state"] == "wrap_up"
+    await as_before_contacts()  # the wrap-up's contact: known by its timer alone
+    await tenant.advance(5)
+    ana = await tenant.agent("ana")
+    assert (ana["state"], ana["contacts"]) == ("available", [])
+    second = await tenant.arrive("q")
+    assert second["offer"]["agent_id"] == "ana"

@@ -170,8 +170,18 @@ local function arm_next_relax(call, qc)
 end
 
 -- Capacity: the contacts (calls offered, connected or in wrap-up) an agent holds, by call id.
+local LEGACY_STAGE = {reserved = 'offered', busy = 'connected', wrap_up = 'wrap_up'}
 local function contacts(live)
-  if type(live.contacts) ~= 'table' then live.contacts = {} end
+  if type(live.contacts) ~= 'table' then
+    -- A record from before contacts existed held one voice call, named by call_id (offered,
+    -- connected) or by its wrap-up timer.
+    live.contacts = {}
+    local stage = LEGACY_STAGE[live.state]
+    if stage then
+      live.contacts[live.call_id or ('w' .. tostring(live.wrap_token))] = {channel = 'voice',
+        stage = stage, offer_id = live.offer_id, wrap = live.wrap_token}
+    end
+  end
   return live.contacts
 end
 local function capacity(cfg)

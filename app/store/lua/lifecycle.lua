@@ -39,11 +39,12 @@ local function index_in_queue(agent_id, live, cfg, q)
   local strategy = queue_strategy(qc)
   fresh_day(q, qc)
   if type(live.ix) ~= 'table' then live.ix = {} end
-  local old, member, score = live.ix[q], index_member(strategy, agent_id, live), nil
+  -- (no member remembered: a record from before, whose member was the id)
+  local old, member, score = live.ix[q] or agent_id, index_member(strategy, agent_id, live), nil
   live.ix[q] = nil
   for _, ch in ipairs(CHANNELS) do
     local key = QA[q][ch]
-    if old and old ~= member then redis.call('ZREM', key, old) end
+    if old ~= member then redis.call('ZREM', key, old) end
     if live.state == 'available' and room_for(live, cfg, ch) then
       score = score or num(index_key(strategy, agent_id, cfg, qc))
       redis.call('ZADD', key, score, member)
