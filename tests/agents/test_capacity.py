@@ -244,7 +244,7 @@ async def test_an_agent_record_from_before_contacts_finishes_its_call(service: A
     agents_key = keys.key(tenant.id, "agents")
 
     async def as_before_contacts() -> None:
-        live = json.loads(await redis.hget(agents_key, "ana"))
+        live = json.loads(str(await redis.hget(agents_key, "ana")))
         [contact] = live.pop("contacts").values()
         live.pop("ix", None)
         if contact["stage"] == "wrap_up":  # then: no call_id, the timer's token on the agent
