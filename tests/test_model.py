@@ -45,7 +45,7 @@ from tests.support import Json, TenantApi
 OFFER_TIMEOUT_MS = 10_000
 WRAP_UP_MS = 5_000
 MAX_MISSED = 2
-CANDIDATE_LIMIT = 16
+CANDIDATE_LIMIT = 8
 MAX_PAGES = 8
 
 # q2 first: q1 overflows into it.
