@@ -105,10 +105,7 @@ async def set_state(rt: Runtime, tenant: str, agent_id: str, body: AgentStateCha
             + (" now; send after_call: true to apply it when the call ends." if busy else "."),
             agent_id=agent_id, state=before, requested=after)
     outcome = await rt.settle(tenant, reply)
-    live = reply.agent or AgentLive()
-    if any(agent_id in (c.agent_id, c.offer and c.offer.agent_id)
-           for c in outcome.offered.values()):
-        [live] = await reads.agents_live(rt.redis, tenant, [agent_id])  # routed meanwhile
+    live = outcome.agents.get(agent_id) or reply.agent or AgentLive()  # as routing left it
     # The projected configuration came back with the reply: no SQL on the routing path.
     projected = as_dict(reply.details.get("config"))
     # Lua's cjson cannot tell an empty list from an empty object: restore them by field.

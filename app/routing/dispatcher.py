@@ -19,7 +19,7 @@ from app.routing.eligibility import eligible
 from app.routing.records import AgentSnapshot, CallRecord
 from app.routing.registry import StrategyRegistry
 from app.routing.strategy import Strategy, by_rank
-from app.store.records import AgentWake, CallWake, Reply, Wake
+from app.store.records import AgentLive, AgentWake, CallWake, Reply, Wake
 from app.store.scripts import Store
 
 MAX_PAGES = 8  # fresh candidate pages per wake-up before the reconciler takes over
@@ -28,9 +28,11 @@ MAX_PAGE = 256  # a page read after a lost race doubles, up to this many candida
 
 @dataclass(slots=True)
 class Outcome:
-    """What routing did: the offers committed (by call id) and the races lost."""
+    """What routing did: the offers committed (by call id), the agents they went to as each
+    stands after its latest offer (by agent id), and the races lost."""
 
     offered: dict[str, CallRecord] = field(default_factory=dict)
+    agents: dict[str, AgentLive] = field(default_factory=dict)
     conflicts: int = 0
 
 
@@ -70,6 +72,9 @@ class Dispatcher:
                 reply = await self._route_agent(tenant, wake, now_ms, outcome)
             if reply is not None and reply.call is not None:
                 outcome.offered[reply.call.id] = reply.call
+                agent_id = reply.call.agent_id or (reply.call.offer and reply.call.offer.agent_id)
+                if agent_id and reply.agent is not None:
+                    outcome.agents[agent_id] = reply.agent
                 pending.extend(reply.wake)
         return outcome
 

@@ -57,7 +57,7 @@ if to == 'available' then
   if from == to then return finish({agent = live, now = now, unchanged = true}) end
   set_agent_state(agent_id, live, to, now, reason)
   index_agent(agent_id, live, cfg)
-  wake_agent(agent_id, cfg)
+  wake_agent(agent_id, cfg, live)
   return finish({agent = live, now = now})
 end
 -- away or offline, nothing connected

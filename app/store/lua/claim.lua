@@ -84,5 +84,5 @@ else
 end
 -- An agent with room for more (chats) looks for its next call at once.
 live = agent_live(agent_id)
-if live.state == 'available' then wake_agent(agent_id, cfg) end
-return done({call = call, now = now})
+if live.state == 'available' then wake_agent(agent_id, cfg, live) end
+return done({call = call, agent = live, now = now})

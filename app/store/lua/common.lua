@@ -127,7 +127,12 @@ end
 
 -- Agent configuration (projected from SQL): skills, queues, attributes, eligible queues.
 local function agent_cfg(agent_id) return load(K_ACFG, agent_id) end
-local function queue_cfg(queue) return load(K_QCFG, queue) end
+-- Queue configurations, read once per script (a script that writes one updates QCFG too).
+local QCFG = {}
+local function queue_cfg(queue)
+  if QCFG[queue] == nil then QCFG[queue] = load(K_QCFG, queue) or false end
+  return QCFG[queue] or nil
+end
 
 local function eligible_queues(cfg)
   if cfg and type(cfg.eligible) == 'table' then return cfg.eligible end
@@ -286,13 +291,24 @@ local function fresh_day(queue, qc)
 end
 
 -- A candidate as a strategy sees it, with today's counters.
-local function agent_snapshot(agent_id)
-  local cfg = agent_cfg(agent_id) or {}
-  local live = load(K_AGENTS, agent_id) or {}
-  local snap = {id = agent_id, idle_since_ms = live.idle_since_ms or 0, contacts = held(live),
-    rooms = rooms(live, cfg), skills = cfg.skills or {}, attributes = cfg.attributes or {}}
+local function snapshot(agent_id, cfg, idle_since_ms, in_hand, rooms_)
+  local snap = {id = agent_id, idle_since_ms = idle_since_ms, contacts = in_hand, rooms = rooms_,
+    skills = cfg.skills or {}, attributes = cfg.attributes or {}}
   for name, v in pairs(today_counters(agent_id)) do snap[name] = v end
   return snap
+end
+local function agent_snapshot(agent_id, live, cfg)
+  cfg = cfg or agent_cfg(agent_id) or {}
+  live = live or load(K_AGENTS, agent_id) or {}
+  return snapshot(agent_id, cfg, live.idle_since_ms or 0, held(live), rooms(live, cfg))
+end
+-- The same from an index member, which already says contacts and idle_since; its rooms are
+-- the index's channel (all a decision for a call of that channel needs).
+local function indexed_snapshot(member, channel)
+  local in_hand, idle, agent_id = string.match(member, '^(%d+)|(%d+)|(.*)$')
+  if not agent_id then return agent_snapshot(member) end  -- round-robin: the bare id
+  return snapshot(agent_id, agent_cfg(agent_id) or {}, tonumber(idle), tonumber(in_hand),
+    {channel})
 end
 
 -- Round-robin's page: ids after the cursor, then from the smallest id (wrapping).
@@ -319,7 +335,7 @@ local function agents_for(queue, channel, offset)
   else
     members = redis.call('ZRANGE', key, offset or 0, (offset or 0) + LIMIT - 1)
   end
-  for _, m in ipairs(members) do out[#out + 1] = agent_snapshot(member_agent(m)) end
+  for _, m in ipairs(members) do out[#out + 1] = indexed_snapshot(m, channel or 'voice') end
   return out
 end
 
@@ -393,9 +409,9 @@ local function push_call_wake(call, agents)
   WAKE[#WAKE + 1] = {call = raw, strategy = strategy, agents = agents}
 end
 local function wake_call(call) push_call_wake(call, candidates_for_call(call, 0)) end
-local function wake_agent(agent_id, cfg)
+local function wake_agent(agent_id, cfg, live)
   local strategies = {}
   for _, q in ipairs(eligible_queues(cfg)) do strategies[q] = strategy_of(q) end
-  WAKE[#WAKE + 1] = {agent = agent_snapshot(agent_id), strategies = strategies,
+  WAKE[#WAKE + 1] = {agent = agent_snapshot(agent_id, live, cfg), strategies = strategies,
     calls = calls_for_agent(agent_id, cfg)}
 end

@@ -35,6 +35,7 @@ for i = 1, #cfgs, 2 do
   save(K_ACFG, cfgs[i], acfg)
 end
 redis.call('HDEL', K_QCFG, q)
+QCFG[q] = false
 redis.call('HDEL', K_QLIVE, q, q .. '|aht_ms', q .. '|rr')
 redis.call('DEL', QW[q])
 for _, key in pairs(QA[q]) do redis.call('DEL', key) end

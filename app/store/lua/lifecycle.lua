@@ -11,7 +11,7 @@ end
 -- Time spent available and in wrap-up is counted per day (the day the state ends), for
 -- occupancy; talk time is counted when a call's conversation ends.
 local TIMED_STATES = {available = 'avail_ms', wrap_up = 'wrap_ms'}
-local function set_agent_state(agent_id, live, state, now, reason)
+local function set_agent_state(agent_id, live, state, now, reason, unsaved)
   local before = live.state
   local counter = TIMED_STATES[before]
   if counter and present(live.state_since_ms) and state ~= before then
@@ -26,7 +26,7 @@ local function set_agent_state(agent_id, live, state, now, reason)
   end
   if present(reason) then live.reason = reason else live.reason = nil end
   if state == 'available' then live.idle_since_ms = now end
-  save(K_AGENTS, agent_id, live)
+  if not unsaved then save(K_AGENTS, agent_id, live) end
   emit('agent.state_changed', now, {agent_id = agent_id, state = state, previous = before,
     reason = live.reason, idle_since_ms = live.idle_since_ms})
 end
@@ -42,14 +42,16 @@ local function index_in_queue(agent_id, live, cfg, q)
   -- (no member remembered: a record from before, whose member was the id)
   local old, member, score = live.ix[q] or agent_id, index_member(strategy, agent_id, live), nil
   live.ix[q] = nil
+  local cap = capacity(cfg)
   for _, ch in ipairs(CHANNELS) do
     local key = QA[q][ch]
-    if old ~= member then redis.call('ZREM', key, old) end
+    -- (a channel without capacity holds nothing: a capacity change unindexes first)
+    if (cap[ch] or 0) > 0 and old ~= member then redis.call('ZREM', key, old) end
     if live.state == 'available' and room_for(live, cfg, ch) then
       score = score or num(index_key(strategy, agent_id, cfg, qc))
       redis.call('ZADD', key, score, member)
       live.ix[q] = member
-    else
+    elseif (cap[ch] or 0) > 0 then
       redis.call('ZREM', key, member)
     end
   end
@@ -79,7 +81,7 @@ end
 -- asked for with after_call); room left for another contact → available; else busy while
 -- talking, reserved while an offer rings, wrap_up while only after-call work is left.
 -- Re-indexes the agent and, when it can take more, wakes it (unless quiet).
-local function restate_agent(agent_id, live, cfg, now)
+local function restate_agent(agent_id, live, cfg, now, unsaved)
   local talking, ringing = false, false
   for _, c in pairs(contacts(live)) do
     if c.stage == 'connected' then talking = true elseif c.stage == 'offered' then ringing = true end
@@ -94,15 +96,15 @@ local function restate_agent(agent_id, live, cfg, now)
     if talking then state = 'busy' elseif ringing then state = 'reserved' else state = 'wrap_up' end
   end
   if state ~= live.state then
-    set_agent_state(agent_id, live, state, now, reason)
-  else
+    set_agent_state(agent_id, live, state, now, reason, unsaved)
+  elseif not unsaved then
     save(K_AGENTS, agent_id, live)
   end
 end
 local function settle_agent(agent_id, live, cfg, now, quiet)
-  restate_agent(agent_id, live, cfg, now)
-  index_agent(agent_id, live, cfg)
-  if live.state == 'available' and not quiet then wake_agent(agent_id, cfg) end
+  restate_agent(agent_id, live, cfg, now, true)
+  index_agent(agent_id, live, cfg)  -- saves the record
+  if live.state == 'available' and not quiet then wake_agent(agent_id, cfg, live) end
 end
 
 -- call_id / offer_id name the latest call the agent rings or talks on (not one in wrap-up).

@@ -31,5 +31,5 @@ if not live then
 end
 emit('agent.updated', now, {agent_id = agent_id, config = cfg})
 index_agent(agent_id, live, cfg)
-if live.state == 'available' then wake_agent(agent_id, cfg) end
+if live.state == 'available' then wake_agent(agent_id, cfg, live) end
 return done({now = now})

@@ -8,6 +8,7 @@ want(q)
 local m = missing()
 if m then return m end
 save(K_QCFG, q, cfg)
+QCFG[q] = cfg
 for _, key in pairs(QA[q]) do redis.call('DEL', key) end
 local cfgs = redis.call('HGETALL', K_ACFG)
 for i = 1, #cfgs, 2 do
