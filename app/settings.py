@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     reproject_interval_s: float = Field(30.0, gt=0)
     ended_call_retention_s: float = Field(86_400.0, gt=0)
     api_key_cache_ttl_s: float = Field(30.0, ge=0)
+    # Event stream: heartbeat comments keep idle SSE connections (and proxies) alive.
+    sse_heartbeat_s: float = Field(15.0, gt=0)
+    # Webhooks: targets on private, loopback or link-local addresses are refused unless allowed
+    # (a receiver inside the same network; tests).
+    webhook_allow_private: bool = False
     background_tasks: bool = True
     # Project every SQL tenant into Redis at start-up (else each is projected on first use).
     project_on_start: bool = True
