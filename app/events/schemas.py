@@ -14,4 +14,17 @@ class Event(BaseModel):
 
 class EventPage(BaseModel):
     events: list[Event]
-    next_after: str | None = Field(description="The last id of this page (null when empty).")
+    next_after: str | None = Field(
+        description="The id of the last event read, selected by the filters or not; pass it as "
+                    "`after` for the next page. The stream's end is reached when it comes back "
+                    "unchanged (null: nothing read yet).")
+
+
+STREAM_FORMAT = """Server-Sent Events, one frame per event:
+
+    id: <event id>
+    event: <event type>
+    data: <the event as one JSON line, as in GET /v1/events>
+
+A comment line `: heartbeat` is sent after `sse_heartbeat_s` without a frame. A client that
+reconnects with `Last-Event-ID` receives the events it missed, in order."""

@@ -1,12 +1,17 @@
 """The tenant's event stream as the outside world sees it: calls rendered like the API's call
-view, times as RFC 3339."""
+view, times as RFC 3339; read by page (polling) or followed as Server-Sent Events."""
 
 from __future__ import annotations
 
+import asyncio
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.calls.service import call_view
 from app.clock import rfc3339, to_datetime
+from app.events.filters import matches
 from app.events.schemas import Event, EventPage
 from app.routing.records import CallRecord
 from app.runtime import Runtime
@@ -39,6 +44,88 @@ def render(event: StoredEvent) -> Event:
     return Event(id=event.id, type=event.type, occurred_at=to_datetime(event.at_ms), data=data)
 
 
-async def page(rt: Runtime, tenant: str, after: str | None, limit: int) -> EventPage:
-    events = [render(e) for e in await reads.events(rt.redis, tenant, after, limit)]
-    return EventPage(events=events, next_after=events[-1].id if events else after)
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which events a reader wants: type patterns (none: every type) and a queue (none: any)."""
+
+    types: tuple[str, ...] = ()
+    queue: str | None = None
+
+    def selects(self, event: StoredEvent) -> bool:
+        return matches(self.types, event.type) and (self.queue is None
+                                                    or self.queue in _queues(event.data))
+
+
+def _queues(data: dict[str, Any]) -> set[object]:
+    """The queues an event concerns; agent events concern none."""
+    call = data.get("call")
+    return {data.get("queue"), data.get("from_queue"),
+            call.get("queue") if isinstance(call, dict) else None} - {None}
+
+
+# One filtered poll reads at most this many events per event asked for, so a rare match in a
+# long stream costs a bounded request; the reader goes on from `next_after`.
+SCAN_PER_EVENT = 10
+
+
+async def page(rt: Runtime, tenant: str, after: str | None, limit: int,
+               selection: Selection = Selection()) -> EventPage:
+    """Up to `limit` selected events after `after`. `next_after` is the last event read,
+    selected or not, so the next page neither skips nor repeats."""
+    found: list[Event] = []
+    position, budget = after, limit * SCAN_PER_EVENT
+    while len(found) < limit and budget > 0:
+        size = min(limit, budget)
+        batch = await reads.events(rt.redis, tenant, position, size)
+        for event in batch:
+            position = event.id
+            if selection.selects(event):
+                found.append(render(event))
+                if len(found) == limit:
+                    break
+        if len(batch) < size:
+            break  # the end of the stream
+        budget -= size
+    return EventPage(events=found, next_after=position)
+
+
+def frame(event: Event) -> str:
+    """One Server-Sent Event; the data is one line (JSON escapes newlines)."""
+    return f"id: {event.id}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n"
+
+
+HEARTBEAT = ": heartbeat\n\n"
+STREAM_BATCH = 100
+
+
+async def follow(rt: Runtime, tenant: str, after: str | None, selection: Selection,
+                 disconnected: Callable[[], Awaitable[bool]]) -> AsyncIterator[str]:
+    """Selected events after `after` as SSE frames, as they happen. Without `after` the stream
+    starts at its end as of this call (not of the first read, which may come later)."""
+    position = after if after is not None else await reads.last_event_id(rt.redis, tenant)
+    return _frames(rt, tenant, position, selection, disconnected)
+
+
+async def _frames(rt: Runtime, tenant: str, position: str, selection: Selection,
+                  disconnected: Callable[[], Awaitable[bool]]) -> AsyncIterator[str]:
+    """Frames, with a heartbeat comment after `sse_heartbeat_s` without one; ends when the
+    client goes (a disconnect seen, or the task cancelled while it waits)."""
+    heartbeat_s = rt.settings.sse_heartbeat_s
+    loop = asyncio.get_running_loop()
+    last_sent_s = loop.time()
+    while not await disconnected():
+        wait_s = last_sent_s + heartbeat_s - loop.time()
+        if wait_s <= 0:
+            yield HEARTBEAT
+            last_sent_s = loop.time()
+            continue
+        batch = await reads.wait_events(rt.redis, tenant, position, STREAM_BATCH,
+                                        math.ceil(wait_s * 1000))
+        frames = []
+        for event in batch:
+            position = event.id
+            if selection.selects(event):
+                frames.append(frame(render(event)))
+        if frames:
+            yield "".join(frames)
+            last_sent_s = loop.time()

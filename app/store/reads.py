@@ -63,13 +63,40 @@ async def calls(redis: Redis, tenant: str, *, queue: str | None, state: str | No
     return found[:limit]
 
 
+def stored_events(rows: Iterable[Any]) -> list[StoredEvent]:
+    """Stream entries (id, fields) as events; entries deleted since they were listed are
+    skipped."""
+    return [StoredEvent(str(event_id), str(fields["type"]), round(float(fields["at"])),
+                        as_dict(json.loads(fields["data"])))
+            for event_id, fields in rows if fields]
+
+
 async def events(redis: Redis, tenant: str, after: str | None, limit: int) -> list[StoredEvent]:
     start = f"({after}" if after else "-"
     rows: list[Any] = await redis.xrange(keys.key(tenant, "events"), min=start, max="+",  # type: ignore[assignment]
                                          count=limit)
-    return [StoredEvent(str(event_id), str(fields["type"]), round(float(fields["at"])),
-                        as_dict(json.loads(fields["data"])))
-            for event_id, fields in rows]
+    return stored_events(rows)
+
+
+async def last_event_id(redis: Redis, tenant: str) -> str:
+    """The id of the newest event, or "0-0" when the stream is empty."""
+    rows: list[Any] = await redis.xrevrange(keys.key(tenant, "events"), count=1)  # type: ignore[assignment]
+    return str(rows[0][0]) if rows else "0-0"
+
+
+# A blocking read must answer before the pool's socket timeout (5 s, store/connection.py), or
+# a quiet stream would read as Redis being down.
+MAX_BLOCK_MS = 2_000
+
+
+async def wait_events(redis: Redis, tenant: str, after: str, limit: int,
+                      block_ms: int) -> list[StoredEvent]:
+    """Events after `after`; when there are none yet, wait up to `block_ms` (at most
+    `MAX_BLOCK_MS`) for the first. The connection is back in the pool on return."""
+    key = keys.key(tenant, "events")
+    reply: list[Any] = await redis.xread({key: after}, count=limit,  # type: ignore[assignment]
+                                         block=max(1, min(block_ms, MAX_BLOCK_MS)))
+    return stored_events(reply[0][1]) if reply else []
 
 
 async def manual_now_ms(redis: Redis, tenant: str) -> int | None:
