@@ -38,6 +38,7 @@ from app.store.scripts import Store
 from app.tenants.endpoints import router as tenants_router
 from app.timers.background import Background
 from app.timers.endpoints import router as clock_router
+from app.webhooks.endpoints import router as webhooks_router
 
 log = structlog.get_logger("switchboard")
 
@@ -149,7 +150,7 @@ def create_app(settings: Settings | None = None, clock: WallClock | None = None)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _install_error_handlers(app)
     for router in (tenants_router, queues_router, agents_router, calls_router, events_router,
-                   clock_router):
+                   clock_router, webhooks_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
 
     max_body_bytes: int = Field(64 * 1024, gt=0)
+    # The event stream keeps what some consumer group has not acknowledged, and every event for
+    # at least events_retention_s (for polling and SSE clients resuming); events_max_len is a
+    # safety cap on its length whatever the consumers say.
+    events_retention_s: float = Field(86_400.0, ge=0)
     events_max_len: int = Field(1_000_000, gt=0)
     # Candidates read per wake-up: enough for concurrent decisions to find a free one in one
     # claim; each one read costs Redis time on every arrival.
@@ -33,6 +37,22 @@ class Settings(BaseSettings):
     # Webhooks: targets on private, loopback or link-local addresses are refused unless allowed
     # (a receiver inside the same network; tests).
     webhook_allow_private: bool = False
+    # History: how often each replica writes new events into SQL, events per transaction, and
+    # how long another replica's unacknowledged events wait before this one takes them over.
+    history_interval_s: float = Field(0.2, gt=0)
+    history_batch: int = Field(500, ge=1, le=10_000)
+    events_claim_idle_s: float = Field(30.0, gt=0)
+    # Webhook delivery: sender passes, deliveries leased per pass, requests in flight, request
+    # timeout, retry backoff (doubling from base to max, with jitter), how long a delivery is
+    # retried, and how long a subscription may fail without a success before it is paused.
+    webhook_interval_s: float = Field(0.2, gt=0)
+    webhook_batch: int = Field(200, ge=1, le=10_000)
+    webhook_concurrency: int = Field(16, ge=1, le=1000)
+    webhook_timeout_s: float = Field(10.0, gt=0)
+    webhook_backoff_base_s: float = Field(1.0, gt=0)
+    webhook_backoff_max_s: float = Field(600.0, gt=0)
+    webhook_retry_window_s: float = Field(86_400.0, gt=0)
+    webhook_pause_after_s: float = Field(3_600.0, gt=0)
     background_tasks: bool = True
     # Project every SQL tenant into Redis at start-up (else each is projected on first use).
     project_on_start: bool = True

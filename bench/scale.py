@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,7 +53,7 @@ from app.runtime import Runtime  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.tenants import service as tenants  # noqa: E402
 from app.tenants.schemas import TenantCreate  # noqa: E402
-from bench.common import free_port, pct  # noqa: E402
+from bench.common import free_port, pct, start_redis, stop  # noqa: E402
 
 HOST = "127.0.0.1"
 RESULTS = ROOT / "bench" / "results" / "scale.json"
@@ -70,34 +66,6 @@ Json = dict[str, Any]
 
 def log(msg: str) -> None:
     print(f"[scale {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def start_redis(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        ["redis-server", "--bind", HOST, "--port", str(port), "--save", "", "--appendonly",
-         "no", "--protected-mode", "yes", "--loglevel", "warning"], stdout=subprocess.DEVNULL)
-    log(f"started redis-server pid={proc.pid} port={port}")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
-            return proc
-        time.sleep(0.05)
-    raise RuntimeError("redis-server did not listen within 10 s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        log(f"stopping redis-server pid={proc.pid}")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 async def bounded(items: list[Any], fn: Callable[[Any], Awaitable[Any]], width: int) -> list[Any]:
@@ -404,14 +372,14 @@ def main() -> int:
     started = time.monotonic()
     load_start = [round(x, 2) for x in os.getloadavg()]
     port = free_port()
-    redis = start_redis(port)
+    redis = start_redis(port, log)
     try:
         with tempfile.TemporaryDirectory(prefix="sb-scale-") as tmp:
             database_url = f"sqlite+aiosqlite:///{tmp}/scale.db"
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 res = runner.run(bench(args, f"redis://{HOST}:{port}/0", database_url))
     finally:
-        stop(redis)
+        stop(redis, log)
     res["command"] = " ".join([".venv/bin/python", "bench/scale.py", *sys.argv[1:]])
     res["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
                       "python": platform.python_version(), "load_avg_at_start": load_start,

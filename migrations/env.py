@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.models import Base
+from app.history import models as _history_models  # noqa: F401 (registers its tables)
+from app.webhooks import outbox as _webhook_outbox  # noqa: F401 (registers its tables)
 
 DEFAULT_URL = "sqlite+aiosqlite:///./switchboard.db"
 

@@ -71,9 +71,16 @@ async def forget_tenants(redis_url: str, tenants: list[str]) -> None:
 
 
 @pytest.fixture
-async def service(make_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
+def service_settings() -> dict[str, Any]:
+    """Settings a test module wants different for its `service` (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+async def service(make_settings: Callable[..., Settings],
+                  service_settings: dict[str, Any]) -> AsyncIterator[Api]:
     """The app in process (lifespan run), reached through httpx."""
-    settings = make_settings()
+    settings = make_settings(**service_settings)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

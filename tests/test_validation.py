@@ -10,6 +10,7 @@ queue, agent and call, the clock — identical before and after.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,8 +52,20 @@ def bad(id_: str, method: str, path: str, body: Any, *names: str, **kw: Any) -> 
 
 Q = "/v1/queues/fresh"           # a queue id not taken yet
 A = "/v1/agents/fresh"           # an agent id not taken yet
+W = "/v1/webhooks/fresh"         # a webhook id not taken yet
 CALLS = "/v1/calls"
 TOO_BIG = b'{"queue": "sales", "attributes": {"pad": "' + b"x" * MAX_BODY + b'"}}'
+HOOK_URL = "https://hooks.example.com/switchboard"
+ALLOW_PRIVATE = "set SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE=true to allow it"
+
+
+def secret_of(size: int) -> str:
+    return "whsec_" + base64.b64encode(b"k" * size).decode()
+
+
+def refused_url(message: str) -> dict[str, Any]:
+    return {"errors": [{"field": "url", "message": message}]}
+
 
 CASES: list[ParameterSet] = [
     # ---- PUT /v1/queues/{id} --------------------------------------------------------------
@@ -351,6 +364,17 @@ CASES: list[ParameterSet] = [
     bad("events-limit-1001", "GET", "/v1/events?limit=1001", None, "limit"),
     bad("events-after-beyond-uint64", "GET",
         "/v1/events?after=99999999999999999999-99999999999999999999", None, "after"),
+    bad("events-types-unknown", "GET", "/v1/events?types=call.*,call.nope", None, "types",
+        "call.nope"),
+    bad("events-types-empty", "GET", "/v1/events?types=", None, "types"),
+    bad("events-types-51-patterns", "GET", "/v1/events?types=" + ",".join(["*"] * 51), None,
+        "types"),
+    bad("events-queue-bad-id", "GET", "/v1/events?queue=-x", None, "queue"),
+    bad("stream-types-unknown", "GET", "/v1/events/stream?types=fax.*", None, "types", "fax.*"),
+    bad("stream-queue-bad-id", "GET", "/v1/events/stream?queue=-x", None, "queue"),
+    bad("stream-after-garbage", "GET", "/v1/events/stream?after=yesterday", None, "after"),
+    bad("stream-after-beyond-uint64", "GET", "/v1/events/stream?after=18446744073709551616-0",
+        None, "after"),
     bad("calls-limit-0", "GET", "/v1/calls?limit=0", None, "limit"),
     bad("calls-limit-1001", "GET", "/v1/calls?limit=1001", None, "limit"),
     bad("calls-limit-word", "GET", "/v1/calls?limit=many", None, "limit"),
@@ -377,6 +401,65 @@ CASES: list[ParameterSet] = [
         "name", platform=True),
     bad("tenant-name-nul", "POST", "/v1/tenants", {"id": "{new_tenant}", "name": "a\u0000b"},
         "name", platform=True),
+    # ---- PUT /v1/webhooks/{id} ------------------------------------------------------------
+    bad("webhook-path-leading-dash", "PUT", "/v1/webhooks/-bad", {"url": HOOK_URL},
+        "webhook_id"),
+    bad("webhook-path-65-chars", "PUT", f"/v1/webhooks/{LONG_ID}", {"url": HOOK_URL},
+        "webhook_id"),
+    bad("webhook-missing-url", "PUT", W, {"events": ["call.*"]}, "url"),
+    bad("webhook-url-number", "PUT", W, {"url": 42}, "url"),
+    bad("webhook-url-credentials", "PUT", W, {"url": "https://user:pass@hooks.example.com/"},
+        "url", members=refused_url("must not contain credentials (user:password@); receivers "
+                                   "authenticate deliveries by their signature")),
+    bad("webhook-url-private", "PUT", W, {"url": "http://10.0.0.5/hook"}, "url",
+        members=refused_url(f"10.0.0.5 is a private address; {ALLOW_PRIVATE}")),
+    bad("webhook-url-loopback", "PUT", W, {"url": "http://127.0.0.1:9000/hook"}, "url",
+        members=refused_url(f"127.0.0.1 is a loopback address; {ALLOW_PRIVATE}")),
+    bad("webhook-url-ipv6-loopback", "PUT", W, {"url": "http://[::1]:9000/hook"}, "url",
+        members=refused_url(f"::1 is a loopback address; {ALLOW_PRIVATE}")),
+    bad("webhook-url-ipv4-mapped-private", "PUT", W, {"url": "http://[::ffff:192.168.1.2]/"},
+        "url", members=refused_url(f"::ffff:192.168.1.2 is a private address; {ALLOW_PRIVATE}")),
+    bad("webhook-url-link-local", "PUT", W, {"url": "http://169.254.169.254/latest"}, "url",
+        members=refused_url(f"169.254.169.254 is a link-local address; {ALLOW_PRIVATE}")),
+    bad("webhook-url-localhost", "PUT", W, {"url": "http://localhost:8080/hook"}, "url",
+        members=refused_url(f"localhost is a loopback name; {ALLOW_PRIVATE}")),
+    bad("webhook-url-ftp", "PUT", W, {"url": "ftp://hooks.example.com/"}, "url",
+        members=refused_url("the scheme 'ftp' is not allowed; use http:// or https://")),
+    bad("webhook-url-javascript", "PUT", W, {"url": "javascript:alert(1)"}, "url",
+        members=refused_url("the scheme 'javascript' is not allowed; use http:// or https://")),
+    bad("webhook-url-no-scheme", "PUT", W, {"url": "hooks.example.com/hook"}, "url"),
+    bad("webhook-url-no-host", "PUT", W, {"url": "https:///hook"}, "url"),
+    bad("webhook-url-fragment", "PUT", W, {"url": HOOK_URL + "#top"}, "url"),
+    bad("webhook-url-2049-chars", "PUT", W, {"url": HOOK_URL + "/" + "a" * 2048}, "url"),
+    bad("webhook-url-nul", "PUT", W, {"url": HOOK_URL + "\u0000"}, "url"),
+    bad("webhook-unknown-event-type", "PUT", W, {"url": HOOK_URL, "events": ["call.ofered"]},
+        "events", "call.ofered", "agent.state_changed"),
+    bad("webhook-unknown-event-family", "PUT", W, {"url": HOOK_URL, "events": ["fax.*"]},
+        "events", "fax.*"),
+    bad("webhook-51-patterns", "PUT", W, {"url": HOOK_URL, "events": ["call.*"] * 51},
+        "events"),
+    bad("webhook-events-not-list", "PUT", W, {"url": HOOK_URL, "events": "call.*"}, "events"),
+    bad("webhook-secret-no-prefix", "PUT", W,
+        {"url": HOOK_URL, "secret": secret_of(24).removeprefix("whsec_")}, "secret"),
+    bad("webhook-secret-not-base64", "PUT", W, {"url": HOOK_URL, "secret": "whsec_not*base64!"},
+        "secret"),
+    bad("webhook-secret-23-bytes", "PUT", W, {"url": HOOK_URL, "secret": secret_of(23)},
+        "secret"),
+    bad("webhook-secret-65-bytes", "PUT", W, {"url": HOOK_URL, "secret": secret_of(65)},
+        "secret"),
+    bad("webhook-secret-number", "PUT", W, {"url": HOOK_URL, "secret": 42}, "secret"),
+    bad("webhook-description-too-long", "PUT", W, {"url": HOOK_URL, "description": "x" * 201},
+        "description"),
+    bad("webhook-unknown-field", "PUT", W, {"url": HOOK_URL, "headers": {"X-Key": "1"}},
+        "headers"),
+    # ---- GET, DELETE /v1/webhooks/{id}, POST /v1/webhooks/{id}/resume ---------------------
+    case("webhook-get-unknown", "GET", "/v1/webhooks/ghost", status=404,
+         slug="webhook-not-found", members={"webhook_id": "ghost"}, names=("ghost",)),
+    case("webhook-delete-unknown", "DELETE", "/v1/webhooks/ghost", status=404,
+         slug="webhook-not-found", members={"webhook_id": "ghost"}, names=("ghost",)),
+    case("webhook-resume-unknown", "POST", "/v1/webhooks/ghost/resume", status=404,
+         slug="webhook-not-found", members={"webhook_id": "ghost"}, names=("ghost",)),
+    bad("webhook-resume-path-bad-id", "POST", "/v1/webhooks/-bad/resume", None, "webhook_id"),
 ]
 
 
@@ -411,7 +494,7 @@ async def build_world(t: TenantApi) -> World:
     ids = {"connected": connected["id"], "connected_offer": connected_offer,
            "offered": offered["id"], "offer": offered["offer"]["id"], "queued": queued["id"],
            "ended": ended["id"], "full": full["id"]}
-    paths = ["/v1/queues", "/v1/agents", "/v1/calls?limit=1000", "/v1/clock",
+    paths = ["/v1/queues", "/v1/agents", "/v1/calls?limit=1000", "/v1/clock", "/v1/webhooks",
              *(f"/v1/queues/{q}" for q in ("sales", "tiny", "spare")),
              *(f"/v1/agents/{a}" for a in ("ana", "bob", "cy", "dee")),
              *(f"/v1/calls/{ids[c]}" for c in ("connected", "offered", "queued", "ended",
@@ -424,7 +507,7 @@ async def snapshot(t: TenantApi, world: World) -> dict[str, Any]:
     state: dict[str, Any] = {"events": await t.events()}
     for path in world.paths:
         state[path] = expect(await t.request("GET", path), 200)
-    for gone in ("/v1/queues/fresh", "/v1/agents/fresh"):
+    for gone in ("/v1/queues/fresh", "/v1/agents/fresh", "/v1/webhooks/fresh"):
         state[gone] = (await t.request("GET", gone)).status_code
     return state
 

@@ -13,6 +13,7 @@ from app.calls.schemas import (
 )
 from app.clock import at
 from app.errors import SwitchboardError, conflict, invalid, not_found
+from app.history.models import CallHistory
 from app.routing.records import CallRecord
 from app.runtime import Runtime
 from app.store import reads
@@ -140,7 +141,12 @@ async def create_call(rt: Runtime, tenant: str, body: CallCreate) -> tuple[CallV
 async def get_call(rt: Runtime, tenant: str, call_id: str) -> CallView:
     call = await reads.call(rt.redis, tenant, call_id)
     if call is None:
-        raise not_found("call", call_id)
+        # Ended calls leave Redis after SWITCHBOARD_ENDED_CALL_RETENTION_S; the history keeps them.
+        async with rt.db.sessions() as session:
+            row = await session.get(CallHistory, (tenant, call_id))
+        if row is None:
+            raise not_found("call", call_id)
+        return call_view(CallRecord.parse(row.call))
     return await _explained(rt, tenant, call)
 
 

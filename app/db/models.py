@@ -1,11 +1,12 @@
-"""SQLAlchemy models. SQL holds configuration (the source of truth, projected into Redis)."""
+"""SQLAlchemy models. SQL holds configuration (the source of truth, projected into Redis)
+and webhook subscriptions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -57,3 +58,26 @@ class QueueConfig(ConfigModel):
 
 class AgentConfig(ConfigModel):
     __tablename__ = "agents"
+
+
+class Webhook(Base):
+    """A webhook subscription. The secret is kept as given (`whsec_...`): signing needs it."""
+
+    __tablename__ = "webhooks"
+
+    tenant_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    # Event-type patterns (`call.*`, `agent.state_changed`, `*`); empty selects every event.
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # active | paused
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Since when every delivery has failed (none succeeded since); cleared by a success.
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

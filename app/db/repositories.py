@@ -1,15 +1,15 @@
-"""All SQL of the configuration: tenants, API keys, queues and agents."""
+"""All SQL of the configuration: tenants, API keys, queues, agents and webhooks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import AgentConfig, ApiKey, ConfigModel, QueueConfig, Tenant
+from app.db.models import AgentConfig, ApiKey, ConfigModel, QueueConfig, Tenant, Webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,5 +105,82 @@ async def delete_config(session: AsyncSession, kind: str, tenant_id: str, object
     model = _CONFIG[kind]
     result = await session.execute(
         delete(model).where(model.tenant_id == tenant_id, model.id == object_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRow:
+    id: str
+    url: str
+    events: list[str]
+    secret: str
+    description: str | None
+    status: str
+    paused_reason: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every time written here is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _webhook(row: Webhook) -> WebhookRow:
+    return WebhookRow(row.id, row.url, list(row.events), row.secret, row.description,
+                      row.status, row.paused_reason, row.version, _utc(row.created_at),
+                      _utc(row.updated_at))
+
+
+async def get_webhook(session: AsyncSession, tenant_id: str, webhook_id: str) -> WebhookRow | None:
+    row = await session.get(Webhook, (tenant_id, webhook_id))
+    return None if row is None else _webhook(row)
+
+
+async def list_webhooks(session: AsyncSession, tenant_id: str) -> list[WebhookRow]:
+    rows = await session.scalars(
+        select(Webhook).where(Webhook.tenant_id == tenant_id).order_by(Webhook.id)
+    )
+    return [_webhook(r) for r in rows]
+
+
+async def put_webhook(
+    session: AsyncSession, tenant_id: str, webhook_id: str, *, url: str, events: list[str],
+    secret: str, description: str | None, now: datetime,
+) -> WebhookRow:
+    """Insert (active, version 1) or replace the configuration; a replacement keeps the status
+    and creation time and gets the next version."""
+    row = await session.get(Webhook, (tenant_id, webhook_id), with_for_update=True)
+    if row is None:
+        row = Webhook(tenant_id=tenant_id, id=webhook_id, status="active", paused_reason=None,
+                      version=0, created_at=now)
+        session.add(row)
+    row.url, row.events, row.secret, row.description = url, events, secret, description
+    row.version += 1
+    row.updated_at = now
+    await session.flush()
+    return _webhook(row)
+
+
+async def set_webhook_status(
+    session: AsyncSession, tenant_id: str, webhook_id: str, status: str,
+    reason: str | None, now: datetime,
+) -> WebhookRow | None:
+    """Pause (with a reason) or resume; None if there is no such webhook. Setting the status a
+    webhook already has changes nothing."""
+    row = await session.get(Webhook, (tenant_id, webhook_id), with_for_update=True)
+    if row is None:
+        return None
+    if (row.status, row.paused_reason) != (status, reason):
+        row.status, row.paused_reason, row.updated_at = status, reason, now
+        await session.flush()
+    return _webhook(row)
+
+
+async def delete_webhook(session: AsyncSession, tenant_id: str, webhook_id: str) -> bool:
+    result = await session.execute(
+        delete(Webhook).where(Webhook.tenant_id == tenant_id, Webhook.id == webhook_id)
     )
     return bool(getattr(result, "rowcount", 0))

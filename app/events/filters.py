@@ -8,7 +8,7 @@ from collections.abc import Iterable
 EVENT_TYPES: tuple[str, ...] = (
     "call.queued", "call.offered", "call.connected", "call.completed", "call.abandoned",
     "call.timed_out", "call.overflowed", "call.transferred", "call.requeued", "call.updated",
-    "call.relaxed", "call.preference_expired",
+    "call.relaxed", "call.preference_expired", "call.wrap_up_ended",
     "agent.state_changed", "agent.updated",
     "queue.updated",
     "webhook.paused", "webhook.resumed",

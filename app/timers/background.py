@@ -12,10 +12,13 @@ import structlog
 
 from app.clock import ClockMode
 from app.errors import SwitchboardError
+from app.history.consumer import HistoryConsumer
 from app.projection import project_tenant, reproject_stale
 from app.runtime import Runtime
 from app.store import reads
 from app.timers.service import fire_due
+from app.webhooks.fanout import Fanout
+from app.webhooks.sender import Sender
 
 log = structlog.get_logger("switchboard.background")
 
@@ -26,6 +29,9 @@ class Background:
         self._tasks: list[asyncio.Task[None]] = []
         self._modes: dict[str, str] = {}
         self._stopping = asyncio.Event()
+        self._history = HistoryConsumer(rt)
+        self._fanout = Fanout(rt)
+        self._sender: Sender | None = None
 
     def start(self) -> None:
         s = self.rt.settings
@@ -34,6 +40,10 @@ class Background:
             asyncio.create_task(self._loop("reconciler", s.reconcile_interval_s, self.reconcile)),
             asyncio.create_task(self._loop("reprojection", s.reproject_interval_s,
                                            self.reproject)),
+            asyncio.create_task(self._loop("history", s.history_interval_s, self.history)),
+            asyncio.create_task(self._loop("webhook fan-out", s.webhook_interval_s,
+                                           self.fanout)),
+            asyncio.create_task(self._loop("webhook sender", s.webhook_interval_s, self.send)),
         ]
 
     async def stop(self) -> None:
@@ -42,6 +52,8 @@ class Background:
         for task in self._tasks:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=5)
+        if self._sender is not None:
+            await self._sender.close()
 
     async def _loop(self, name: str, interval_s: float,
                     step: Callable[[], Awaitable[None]]) -> None:
@@ -98,6 +110,22 @@ class Background:
         cutoff = rt.clock.now_ms() - round(rt.settings.ended_call_retention_s * 1000)
         if await self._mode(tenant) == ClockMode.wall:
             await reads.purge_ended(rt.redis, tenant, cutoff)
+
+    async def fanout(self) -> None:
+        """Turn new events into webhook deliveries (app/webhooks/fanout.py)."""
+        await self._fanout.step()
+
+    async def send(self) -> None:
+        """Send the webhook deliveries due (app/webhooks/sender.py)."""
+        if self._sender is None:
+            self._sender = Sender(self.rt)
+        for _ in range(50):  # on at once while there is work; then wait for the next pass
+            if not await self._sender.step() or self._stopping.is_set():
+                break
+
+    async def history(self) -> None:
+        """Write new events into the SQL history (app/history/consumer.py)."""
+        await self._history.step()
 
     async def reproject(self) -> None:
         """Configuration whose projection failed after its SQL commit (Redis was down) is

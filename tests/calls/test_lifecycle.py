@@ -46,8 +46,10 @@ async def test_arrive_offer_accept_complete_wrap_up(tenant: TenantApi) -> None:
         "calls_handled": 1, "talk_s": 30.0, "wrap_up_s": 5.0, "available_s": 15.0,
         "occupancy": 0.7, "missed_offers": 0}
 
-    types = [e["type"] for e in await tenant.events() if e["type"].startswith("call.")]
-    assert types == ["call.queued", "call.offered", "call.connected", "call.completed"]
+    events = [e for e in await tenant.events() if e["type"].startswith("call.")]
+    assert [e["type"] for e in events] == [
+        "call.queued", "call.offered", "call.connected", "call.completed", "call.wrap_up_ended"]
+    assert events[-1]["data"] == {"call_id": call["id"], "agent_id": "ana", "wrap_s": 5}
 
 
 async def test_every_key_of_a_tenant_carries_its_hash_tag(service: Api) -> None:

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import migrate
 from app.db.models import Base
+from app.history import models as _history_models  # noqa: F401 (registers its tables)
+from app.webhooks import outbox as _webhook_outbox  # noqa: F401 (registers its tables)
 
 T = TypeVar("T")
 
@@ -30,6 +32,21 @@ EXPECTED_COLUMNS = {
     "api_keys": {"id", "tenant_id", "name", "role", "key_hash", "created_at"},
     "queues": {"tenant_id", "id", "config", "version", "updated_at"},
     "agents": {"tenant_id", "id", "config", "version", "updated_at"},
+    "webhooks": {"tenant_id", "id", "url", "events", "secret", "description", "status",
+                 "paused_reason", "failing_since", "version", "created_at", "updated_at"},
+    "call_history": {
+        "tenant_id", "call_id", "external_id", "channel", "priority", "first_queue", "queue",
+        "queues", "customer_id", "outcome", "agent_id", "arrived_at", "first_offered_at",
+        "connected_at", "ended_at", "wait_ms", "talk_ms", "transfers", "overflows", "requeues",
+        "missed_offers", "resolved", "disposition", "csat", "event_id", "call"},
+    "wrap_ups": {"tenant_id", "event_id", "call_id", "agent_id", "ended_at", "wrap_ms"},
+    "agent_intervals": {"tenant_id", "event_id", "agent_id", "state", "reason", "started_at",
+                        "ended_at"},
+    "webhook_deliveries": {
+        "tenant_id", "webhook_id", "event_id", "seq", "line", "event_type", "payload", "status",
+        "attempts", "created_at", "next_attempt_at", "locked_until", "done_at", "last_error"},
+    "webhook_attempts": {"id", "tenant_id", "webhook_id", "event_id", "event_type", "attempt",
+                         "attempted_at", "status_code", "latency_ms", "error"},
 }
 
 
@@ -88,7 +105,7 @@ def _schema_diffs(conn: Connection) -> list[Any]:
 
 
 def test_current_head() -> None:
-    assert migrate.current_head() == "0001"
+    assert migrate.current_head() == "0004"
 
 
 async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
@@ -153,5 +170,28 @@ async def test_keys_and_indexes(database_url: str) -> None:
             "fks": cascade_to_tenants,
             "unique": [],
             "indexes": [],
+        },
+        "webhooks": {"pk": ["tenant_id", "id"], "fks": cascade_to_tenants, "unique": [],
+                     "indexes": []},
+        "call_history": {
+            "pk": ["tenant_id", "call_id"], "fks": cascade_to_tenants, "unique": [],
+            "indexes": [(["tenant_id", "arrived_at"], False),
+                        (["tenant_id", "customer_id"], False)],
+        },
+        "wrap_ups": {"pk": ["tenant_id", "event_id"], "fks": cascade_to_tenants, "unique": [],
+                     "indexes": [(["tenant_id", "call_id"], False)]},
+        "agent_intervals": {
+            "pk": ["tenant_id", "event_id"], "fks": cascade_to_tenants, "unique": [],
+            "indexes": [(["tenant_id", "agent_id", "started_at"], False)],
+        },
+        "webhook_deliveries": {
+            "pk": ["tenant_id", "webhook_id", "event_id"], "fks": cascade_to_tenants,
+            "unique": [],
+            "indexes": [(["status", "next_attempt_at"], False),
+                        (["tenant_id", "webhook_id", "line", "seq"], False)],
+        },
+        "webhook_attempts": {
+            "pk": ["id"], "fks": cascade_to_tenants, "unique": [],
+            "indexes": [(["tenant_id", "webhook_id", "id"], False)],
         },
     }

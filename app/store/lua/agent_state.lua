@@ -34,7 +34,7 @@ local function illegal() return fail('illegal-transition', {from = from, to = to
 local function end_wrap_ups()
   for _, w in ipairs(wrapping) do
     disarm('wrap|' .. agent_id .. '|' .. tostring(w.token))
-    drop_contact(live, w.id)
+    end_wrap_up(agent_id, live, w.id, now)
   end
 end
 

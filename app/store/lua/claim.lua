@@ -67,6 +67,7 @@ call.target_agent = nil
 call.preferred_until_ms = nil
 disarm(preference_timer(call))
 call.state = 'offered'
+if not present(call.first_offered_ms) then call.first_offered_ms = now end
 call.offer = {id = next_id('o'), agent_id = agent_id, offered_ms = now,
   expires_ms = now + (qc.offer_timeout_s or 20) * 1000}
 live.call_id = call.id

@@ -12,7 +12,7 @@ end
 -- occupancy; talk time is counted when a call's conversation ends.
 local TIMED_STATES = {available = 'avail_ms', wrap_up = 'wrap_ms'}
 local function set_agent_state(agent_id, live, state, now, reason, unsaved)
-  local before = live.state
+  local before, before_since, before_reason = live.state, live.state_since_ms, live.reason
   local counter = TIMED_STATES[before]
   if counter and present(live.state_since_ms) and state ~= before then
     count(agent_id, now, counter, now - live.state_since_ms)
@@ -27,8 +27,10 @@ local function set_agent_state(agent_id, live, state, now, reason, unsaved)
   if present(reason) then live.reason = reason else live.reason = nil end
   if state == 'available' then live.idle_since_ms = now end
   if not unsaved then save(K_AGENTS, agent_id, live) end
+  -- The event closes the previous state's interval on its own (history needs no order).
   emit('agent.state_changed', now, {agent_id = agent_id, state = state, previous = before,
-    reason = live.reason, idle_since_ms = live.idle_since_ms})
+    reason = live.reason, idle_since_ms = live.idle_since_ms,
+    previous_since_ms = before_since, previous_reason = before_reason})
 end
 
 -- The per-queue, per-channel indexes of agents with room (common.lua): kept in step with every
@@ -122,6 +124,15 @@ local function drop_contact(live, call_id)
   contacts(live)[call_id] = nil
   point_at_latest(live)
 end
+-- A contact's wrap-up ends (its timer, or the agent moves on): the history needs how long.
+local function end_wrap_up(agent_id, live, call_id, now)
+  local c = contacts(live)[call_id]
+  if c and present(c.wrap_since_ms) then
+    emit('call.wrap_up_ended', now, {call_id = call_id, agent_id = agent_id,
+      wrap_s = (now - c.wrap_since_ms) / 1000})
+  end
+  drop_contact(live, call_id)
+end
 
 local function want_agent_queues(cfg)
   for _, q in ipairs(eligible_queues(cfg)) do want(q) end
@@ -148,6 +159,8 @@ end
 -- Enters a queue (arrival, overflow, transfer): fresh max-wait timer, same arrival time.
 local function enter_queue(call, queue, qcfg, now)
   call.queue = queue
+  if type(call.path) ~= 'table' then call.path = {} end
+  call.path[#call.path + 1] = queue  -- every queue it entered, in order (history)
   call.entry = next_id('e')
   call.entered_ms = now
   call.wait_expired = nil
@@ -231,6 +244,7 @@ local function connect(call, agent_id, now)
   call.state = 'connected'
   call.agent_id = agent_id
   call.connected_ms = now
+  if not present(call.first_connected_ms) then call.first_connected_ms = now end
   call.accepted_offer_id = call.offer.id
   call.offer = nil
   live.missed_in_row = 0
@@ -265,6 +279,7 @@ local function finish_agent_part(call, now)
   if wrap_s > 0 and c then
     c.stage = 'wrap_up'
     c.wrap = next_id('w')
+    c.wrap_since_ms = now
     point_at_latest(live)
     arm('wrap|' .. agent_id .. '|' .. c.wrap, now + wrap_s * 1000)
   else

@@ -86,7 +86,7 @@ if kind == 'offer' and call then
   end
   settle_agent(agent_id, agent, cfg, now)
 elseif kind == 'wrap' and live then
-  drop_contact(live, wrapping)
+  end_wrap_up(parts[2], live, wrapping, now)
   settle_agent(parts[2], live, cfg, now)
 elseif kind == 'relax' and call then
   -- The call's requirements widen one step; if it waits, someone may now take it.
