@@ -49,6 +49,9 @@ class Result:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+Sent = tuple[WebhookDelivery, Webhook, "Result"]
+
+
 def retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
     if not value:
@@ -116,10 +119,21 @@ class Sender:
         await self.client.aclose()
 
     async def step(self) -> int:
-        """Send what is due now; the deliveries attempted."""
+        """Send what is due now, then record every attempt in one transaction; the
+        deliveries attempted. (A sender that dies before recording sends them again: at
+        least once.)"""
         now = to_datetime(self.rt.clock.now_ms())
         lines = await self._lease(now)
-        return sum(await asyncio.gather(*(self._send_line(line) for line in lines)))
+        sent: list[Sent] = []
+        held: list[WebhookDelivery] = []
+        for line_sent, line_held in await asyncio.gather(*map(self._send_line, lines)):
+            sent.extend(line_sent)
+            held.extend(line_held)
+        if sent or held:
+            for hook, reason in await self._record(sent, held):
+                await append_event(self.rt, hook.tenant_id, "webhook.paused",
+                                   {"webhook_id": hook.id, "reason": reason})
+        return len(sent)
 
     async def _lease(self, now: datetime) -> list[list[tuple[WebhookDelivery, Webhook]]]:
         """Due deliveries, by line, each line from its first pending one on (a line whose
@@ -154,61 +168,62 @@ class Sender:
                     cut.add(key)  # another sender has it: the rest of the line waits
         return list(lines.values())
 
-    async def _send_line(self, line: list[tuple[WebhookDelivery, Webhook]]) -> int:
-        """In order; the first that fails holds the rest back (their lease is given up)."""
-        for i, (delivery, hook) in enumerate(line):
-            if not await self._deliver(delivery, hook):
-                await self._release([d for d, _ in line[i + 1:]])
-                return i + 1
-        return len(line)
-
-    async def _release(self, deliveries: list[WebhookDelivery]) -> None:
-        if not deliveries:
-            return
-        d = WebhookDelivery
-        async with self.rt.db.sessions.begin() as session:
-            for delivery in deliveries:
-                await session.execute(update(d).where(
-                    d.tenant_id == delivery.tenant_id, d.webhook_id == delivery.webhook_id,
-                    d.event_id == delivery.event_id).values(locked_until=None))
-
-    async def _deliver(self, delivery: WebhookDelivery, hook: Webhook) -> bool:
+    async def _send_line(self, line: list[tuple[WebhookDelivery, Webhook]]
+                         ) -> tuple[list[Sent], list[WebhookDelivery]]:
+        """In order; the first that fails holds the rest of the line back."""
+        sent: list[Sent] = []
         s = self.rt.settings
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        async with self._slots:
-            result = await post(self.client, hook.url, hook.secret, delivery.event_id, body,
-                                allow_private=s.webhook_allow_private,
-                                timeout_s=s.webhook_timeout_s)
-        await self._record(delivery, hook, result)
-        return result.ok
+        for i, (delivery, hook) in enumerate(line):
+            body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+            async with self._slots:
+                result = await post(self.client, hook.url, hook.secret, delivery.event_id,
+                                    body, allow_private=s.webhook_allow_private,
+                                    timeout_s=s.webhook_timeout_s)
+            sent.append((delivery, hook, result))
+            if not result.ok:
+                return sent, [d for d, _ in line[i + 1:]]
+        return sent, []
 
-    async def _record(self, delivery: WebhookDelivery, hook: Webhook, result: Result) -> None:
+    async def _record(self, sent: list[Sent], held: list[WebhookDelivery]
+                      ) -> list[tuple[Webhook, str]]:
+        """Every attempt, each delivery's new state, the leases given back, and each
+        subscription's health; the subscriptions paused now, with why."""
         s = self.rt.settings
         now = to_datetime(self.rt.clock.now_ms())
-        attempts = delivery.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "locked_until": None,
-                                  "last_error": result.error}
-        if result.ok:
-            values.update(status="delivered", done_at=now)
-        elif now - _aware(delivery.created_at) >= timedelta(seconds=s.webhook_retry_window_s):
-            values.update(status="failed", done_at=now)  # given up: the line moves on
-        else:
-            wait = backoff_s(attempts, s.webhook_backoff_base_s, s.webhook_backoff_max_s)
-            values["next_attempt_at"] = now + timedelta(
-                seconds=max(wait, result.retry_after_s or 0))
         d = WebhookDelivery
+        health: dict[tuple[str, str], tuple[Webhook, Result]] = {}
         async with self.rt.db.sessions.begin() as session:
-            await session.execute(update(d).where(
-                d.tenant_id == delivery.tenant_id, d.webhook_id == delivery.webhook_id,
-                d.event_id == delivery.event_id).values(**values))
-            session.add(WebhookAttempt(
-                tenant_id=delivery.tenant_id, webhook_id=delivery.webhook_id,
-                event_id=delivery.event_id, event_type=delivery.event_type, attempt=attempts,
-                attempted_at=now, status_code=result.status_code,
-                latency_ms=result.latency_ms, error=result.error))
-            paused = await self._health(session, hook, result, now)
-        if paused:
-            await self._announce_pause(hook, paused)
+            for delivery, hook, result in sent:
+                attempts = delivery.attempts + 1
+                values: dict[str, Any] = {"attempts": attempts, "locked_until": None,
+                                          "last_error": result.error}
+                if result.ok:
+                    values.update(status="delivered", done_at=now)
+                elif now - _aware(delivery.created_at) >= timedelta(
+                        seconds=s.webhook_retry_window_s):
+                    values.update(status="failed", done_at=now)  # given up: the line moves on
+                else:
+                    wait = backoff_s(attempts, s.webhook_backoff_base_s, s.webhook_backoff_max_s)
+                    values["next_attempt_at"] = now + timedelta(
+                        seconds=max(wait, result.retry_after_s or 0))
+                await session.execute(update(d).where(*_key(delivery)).values(**values))
+                session.add(WebhookAttempt(
+                    tenant_id=delivery.tenant_id, webhook_id=delivery.webhook_id,
+                    event_id=delivery.event_id, event_type=delivery.event_type,
+                    attempt=attempts, attempted_at=now, status_code=result.status_code,
+                    latency_ms=result.latency_ms, error=result.error))
+                seen = health.get((hook.tenant_id, hook.id))
+                if seen is None or not seen[1].ok:  # one success in the pass is a break
+                    health[(hook.tenant_id, hook.id)] = (hook, result)
+            for delivery in held:
+                await session.execute(update(d).where(*_key(delivery))
+                                      .values(locked_until=None))
+            paused = []
+            for hook, result in health.values():
+                reason = await self._health(session, hook, result, now)
+                if reason:
+                    paused.append((hook, reason))
+        return paused
 
     async def _health(self, session: Any, hook: Webhook, result: Result,
                       now: datetime) -> str | None:
@@ -233,9 +248,11 @@ class Sender:
             status="paused", paused_reason=reason, failing_since=since))
         return reason
 
-    async def _announce_pause(self, hook: Webhook, reason: str) -> None:
-        await append_event(self.rt, hook.tenant_id, "webhook.paused",
-                           {"webhook_id": hook.id, "reason": reason})
+
+def _key(delivery: WebhookDelivery) -> tuple[Any, ...]:
+    d = WebhookDelivery
+    return (d.tenant_id == delivery.tenant_id, d.webhook_id == delivery.webhook_id,
+            d.event_id == delivery.event_id)
 
 
 def _aware(value: datetime) -> datetime:

@@ -38,17 +38,18 @@ class Receiver:
 
 
 @contextmanager
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
+def receiver(port: int = 0, state: Receiver | None = None) -> Iterator[Receiver]:
+    """Listening until the block ends; `state` carries on across a restart on the same port."""
+    kept: Receiver = state or Receiver()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             got = Received({k.lower(): v for k, v in self.headers.items()}, body, time.time())
-            status, extra = state.answer(got) if state.answer else (200, {})
+            status, extra = kept.answer(got) if kept.answer else (200, {})
             got.status = status
-            with state.lock:
-                state.received.append(got)
+            with kept.lock:
+                kept.received.append(got)
             self.send_response(status)
             for k, v in extra.items():
                 self.send_header(k, v)
@@ -58,12 +59,12 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    kept.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state
+        yield kept
     finally:
         server.shutdown()
         server.server_close()
