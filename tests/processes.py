@@ -473,3 +473,24 @@ async def check_final(desk: Desk, audit: Audit, agent_ids: list[str]) -> None:
              if a["state"] not in ("available", "away", "offline")
              or a["call_id"] is not None or a["offer_id"] is not None]
     assert not wrong, f"agents left holding: {wrong}"
+
+
+async def until(check: Any, timeout_s: float, what: str) -> Any:
+    """Poll `check()` every 100 ms until it returns something true; that value."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := await check():
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def one_agent_tenant(http: httpx.AsyncClient) -> Any:
+    """A manual-clock tenant with queue `q` and agent `ana` available (a TenantApi)."""
+    from tests.support import Api
+
+    t = await Api(http).tenant("manual")
+    await t.put_queue("q")
+    await t.put_agent("ana")
+    await t.state("ana", "available")
+    return t

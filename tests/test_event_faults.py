@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
@@ -19,8 +17,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import forget_tenants
-from tests.processes import ServerProcess, free_port
-from tests.support import REDIS_URL, Api, TenantApi, fresh_postgres
+from tests.processes import ServerProcess, free_port, one_agent_tenant, until
+from tests.support import REDIS_URL, TenantApi, fresh_postgres
 from tests.webhooks.receiver import Receiver, receiver
 
 FAST = {"SWITCHBOARD_HISTORY_INTERVAL_S": "0.05", "SWITCHBOARD_WEBHOOK_INTERVAL_S": "0.05",
@@ -72,15 +70,6 @@ class Proxy:
         self.open.difference_update((writer, up_w))
 
 
-async def until(check: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := await check():
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def handle_calls(t: TenantApi, count: int) -> list[str]:
     ids = []
     for _ in range(count):
@@ -104,11 +93,8 @@ async def test_postgres_down_during_traffic_history_complete_once_back(
         server.start()
         await server.wait_ready()
         async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
-            t = await Api(http).tenant("manual")
+            t = await one_agent_tenant(http)
             tenant_id = t.id
-            await t.put_queue("q")
-            await t.put_agent("ana")
-            await t.state("ana", "available")
             before = await handle_calls(t, 5)
             await proxy.cut()  # PostgreSQL unreachable
             during = await handle_calls(t, 10)  # routing goes on
@@ -145,14 +131,11 @@ async def test_a_receiver_down_gets_every_event_in_order_once_back(
         server.start()
         await server.wait_ready()
         async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
-            t = await Api(http).tenant("manual")
+            t = await one_agent_tenant(http)
             tenant_id = t.id
             created = await t.request("PUT", "/v1/webhooks/w", {"url": state.url,
                                                                 "events": ["call.*"]})
             secret = created.json()["secret"]
-            await t.put_queue("q")
-            await t.put_agent("ana")
-            await t.state("ana", "available")
             calls = await handle_calls(t, 8)  # nobody listens on the port yet
             await asyncio.sleep(1)
             assert not state.received

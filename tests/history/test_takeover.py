@@ -5,8 +5,6 @@ connection locks the history table; the first replica blocks on it with events p
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,8 @@ from redis.exceptions import ResponseError
 
 from app.store import keys
 from tests.conftest import forget_tenants
-from tests.processes import ServerProcess
-from tests.support import REDIS_URL, Api, fresh_postgres
+from tests.processes import ServerProcess, one_agent_tenant, until
+from tests.support import REDIS_URL, fresh_postgres
 
 ENV = {"SWITCHBOARD_EVENTS_CLAIM_IDLE_S": "1", "SWITCHBOARD_HISTORY_INTERVAL_S": "0.05"}
 
@@ -28,15 +26,6 @@ ENV = {"SWITCHBOARD_EVENTS_CLAIM_IDLE_S": "1", "SWITCHBOARD_HISTORY_INTERVAL_S":
 @pytest.fixture
 def database_url() -> Iterator[str]:
     yield from fresh_postgres()
-
-
-async def until(check: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := await check():
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_a_killed_writers_events_are_taken_over(database_url: str,
@@ -50,11 +39,8 @@ async def test_a_killed_writers_events_are_taken_over(database_url: str,
         first.start()
         await first.wait_ready()
         async with httpx.AsyncClient(base_url=first.base_url, timeout=10) as http:
-            t = await Api(http).tenant("manual")
+            t = await one_agent_tenant(http)
             tenant_id = t.id
-            await t.put_queue("q")
-            await t.put_agent("ana")
-            await t.state("ana", "available")
             stream = keys.key(t.id, "events")
             lock = await asyncpg.connect(pg_url)
             held = lock.transaction()
