@@ -5,6 +5,7 @@ stream trimmed only below what every group acknowledged."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -127,6 +128,7 @@ async def test_each_event_is_written_once_and_a_dead_consumers_events_are_taken_
     survivor = HistoryConsumer(service.runtime, name="survivor")
     assert await survivor.tenant_step(t.id) == 0  # too recent to be taken over
     service.runtime.settings.events_claim_idle_s = 0.001
+    await asyncio.sleep(0.01)  # idle longer than that
     assert await survivor.tenant_step(t.id) == len(taken)
     assert sorted(await calls_by_id(service, t.id)) == sorted(ids)
     # Delivered again (say the acknowledgement was lost): nothing changes.
