@@ -21,8 +21,10 @@ def order_key(event_id: str) -> str:
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
-        Index("ix_webhook_deliveries_line", "tenant_id", "webhook_id", "line", "seq"),
+        # The sender walks pending deliveries in event order, and looks back along a line for
+        # an earlier one still pending: both read only pending rows.
+        Index("ix_webhook_deliveries_due", "status", "seq"),
+        Index("ix_webhook_deliveries_line", "tenant_id", "webhook_id", "line", "status", "seq"),
     )
 
     tenant_id: Mapped[str] = mapped_column(

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, insert, or_, select, tuple_, update
 from sqlalchemy.orm import aliased
 
 from app.clock import rfc3339, to_datetime
@@ -150,22 +150,28 @@ class Sender:
                    or_(d.locked_until.is_(None), d.locked_until < now), ~held_back)
             .order_by(d.seq).limit(self.rt.settings.webhook_batch))
         lines: dict[tuple[str, str, str], list[tuple[WebhookDelivery, Webhook]]] = {}
-        cut: set[tuple[str, str, str]] = set()
         async with self.rt.db.sessions.begin() as session:
-            for delivery, hook in [(r[0], r[1]) for r in await session.execute(query)]:
-                key = (delivery.tenant_id, delivery.webhook_id, delivery.line)
-                if key in cut:
-                    continue
-                taken = await session.execute(
-                    update(d).where(d.tenant_id == delivery.tenant_id,
-                                    d.webhook_id == delivery.webhook_id,
-                                    d.event_id == delivery.event_id,
-                                    or_(d.locked_until.is_(None), d.locked_until < now))
-                    .values(locked_until=now + LEASE))
-                if getattr(taken, "rowcount", 0) == 1:
-                    lines.setdefault(key, []).append((delivery, hook))
-                else:
-                    cut.add(key)  # another sender has it: the rest of the line waits
+            rows = [(r[0], r[1]) for r in await session.execute(query)]
+            if not rows:
+                return []
+            # One statement leases them all; what another sender took meanwhile is not
+            # returned, and the rest of its line waits.
+            keys = [(r.tenant_id, r.webhook_id, r.event_id) for r, _ in rows]
+            leased = await session.execute(
+                update(d).where(tuple_(d.tenant_id, d.webhook_id, d.event_id).in_(keys),
+                                or_(d.locked_until.is_(None), d.locked_until < now))
+                .values(locked_until=now + LEASE)
+                .returning(d.tenant_id, d.webhook_id, d.event_id))
+            taken = {(r[0], r[1], r[2]) for r in leased}
+        cut: set[tuple[str, str, str]] = set()
+        for delivery, hook in rows:
+            line = (delivery.tenant_id, delivery.webhook_id, delivery.line)
+            if line in cut:
+                continue
+            if (delivery.tenant_id, delivery.webhook_id, delivery.event_id) in taken:
+                lines.setdefault(line, []).append((delivery, hook))
+            else:
+                cut.add(line)
         return list(lines.values())
 
     async def _send_line(self, line: list[tuple[WebhookDelivery, Webhook]]
@@ -192,32 +198,42 @@ class Sender:
         now = to_datetime(self.rt.clock.now_ms())
         d = WebhookDelivery
         health: dict[tuple[str, str], tuple[Webhook, Result]] = {}
+        changes: list[dict[str, Any]] = []
+        tries: list[dict[str, Any]] = []
+        for delivery, hook, result in sent:
+            attempts = delivery.attempts + 1
+            change: dict[str, Any] = {
+                "tenant_id": delivery.tenant_id, "webhook_id": delivery.webhook_id,
+                "event_id": delivery.event_id, "attempts": attempts, "locked_until": None,
+                "last_error": result.error, "status": "pending", "done_at": None,
+                "next_attempt_at": delivery.next_attempt_at}
+            if result.ok:
+                change.update(status="delivered", done_at=now)
+            elif now - _aware(delivery.created_at) >= timedelta(
+                    seconds=s.webhook_retry_window_s):
+                change.update(status="failed", done_at=now)  # given up: the line moves on
+            else:
+                wait = backoff_s(attempts, s.webhook_backoff_base_s, s.webhook_backoff_max_s)
+                change["next_attempt_at"] = now + timedelta(
+                    seconds=max(wait, result.retry_after_s or 0))
+            changes.append(change)
+            tries.append({
+                "tenant_id": delivery.tenant_id, "webhook_id": delivery.webhook_id,
+                "event_id": delivery.event_id, "event_type": delivery.event_type,
+                "attempt": attempts, "attempted_at": now, "status_code": result.status_code,
+                "latency_ms": result.latency_ms, "error": result.error})
+            seen = health.get((hook.tenant_id, hook.id))
+            if seen is None or not seen[1].ok:  # one success in the pass is a break
+                health[(hook.tenant_id, hook.id)] = (hook, result)
         async with self.rt.db.sessions.begin() as session:
-            for delivery, hook, result in sent:
-                attempts = delivery.attempts + 1
-                values: dict[str, Any] = {"attempts": attempts, "locked_until": None,
-                                          "last_error": result.error}
-                if result.ok:
-                    values.update(status="delivered", done_at=now)
-                elif now - _aware(delivery.created_at) >= timedelta(
-                        seconds=s.webhook_retry_window_s):
-                    values.update(status="failed", done_at=now)  # given up: the line moves on
-                else:
-                    wait = backoff_s(attempts, s.webhook_backoff_base_s, s.webhook_backoff_max_s)
-                    values["next_attempt_at"] = now + timedelta(
-                        seconds=max(wait, result.retry_after_s or 0))
-                await session.execute(update(d).where(*_key(delivery)).values(**values))
-                session.add(WebhookAttempt(
-                    tenant_id=delivery.tenant_id, webhook_id=delivery.webhook_id,
-                    event_id=delivery.event_id, event_type=delivery.event_type,
-                    attempt=attempts, attempted_at=now, status_code=result.status_code,
-                    latency_ms=result.latency_ms, error=result.error))
-                seen = health.get((hook.tenant_id, hook.id))
-                if seen is None or not seen[1].ok:  # one success in the pass is a break
-                    health[(hook.tenant_id, hook.id)] = (hook, result)
-            for delivery in held:
-                await session.execute(update(d).where(*_key(delivery))
-                                      .values(locked_until=None))
+            if changes:  # bulk UPDATE by primary key, and one multi-row INSERT
+                await session.execute(update(d), changes)
+                await session.execute(insert(WebhookAttempt), tries)
+            if held:
+                await session.execute(
+                    update(d).where(tuple_(d.tenant_id, d.webhook_id, d.event_id).in_(
+                        [(h.tenant_id, h.webhook_id, h.event_id) for h in held]))
+                    .values(locked_until=None))
             paused = []
             for hook, result in health.values():
                 reason = await self._health(session, hook, result, now)
@@ -247,12 +263,6 @@ class Sender:
         await session.execute(update(w).where(*where).values(
             status="paused", paused_reason=reason, failing_since=since))
         return reason
-
-
-def _key(delivery: WebhookDelivery) -> tuple[Any, ...]:
-    d = WebhookDelivery
-    return (d.tenant_id == delivery.tenant_id, d.webhook_id == delivery.webhook_id,
-            d.event_id == delivery.event_id)
 
 
 def _aware(value: datetime) -> datetime:

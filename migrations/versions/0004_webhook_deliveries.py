@@ -39,10 +39,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("tenant_id", "webhook_id", "event_id"),
     )
-    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries",
-                    ["status", "next_attempt_at"])
+    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["status", "seq"])
     op.create_index("ix_webhook_deliveries_line", "webhook_deliveries",
-                    ["tenant_id", "webhook_id", "line", "seq"])
+                    ["tenant_id", "webhook_id", "line", "status", "seq"])
     op.create_table(
         "webhook_attempts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),

@@ -187,8 +187,8 @@ async def test_keys_and_indexes(database_url: str) -> None:
         "webhook_deliveries": {
             "pk": ["tenant_id", "webhook_id", "event_id"], "fks": cascade_to_tenants,
             "unique": [],
-            "indexes": [(["status", "next_attempt_at"], False),
-                        (["tenant_id", "webhook_id", "line", "seq"], False)],
+            "indexes": [(["status", "seq"], False),
+                        (["tenant_id", "webhook_id", "line", "status", "seq"], False)],
         },
         "webhook_attempts": {
             "pk": ["id"], "fks": cascade_to_tenants, "unique": [],
