@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     webhook_backoff_max_s: float = Field(600.0, gt=0)
     webhook_retry_window_s: float = Field(86_400.0, gt=0)
     webhook_pause_after_s: float = Field(3_600.0, gt=0)
+    # Finished deliveries and the attempts log are kept this long, then deleted.
+    webhook_log_retention_s: float = Field(7 * 86_400.0, gt=0)
     background_tasks: bool = True
     # Project every SQL tenant into Redis at start-up (else each is projected on first use).
     project_on_start: bool = True

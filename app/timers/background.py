@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from app.clock import ClockMode
+from app.clock import ClockMode, to_datetime
 from app.errors import SwitchboardError
 from app.history.consumer import HistoryConsumer
 from app.projection import project_tenant, reproject_stale
@@ -18,9 +18,12 @@ from app.runtime import Runtime
 from app.store import reads
 from app.timers.service import fire_due
 from app.webhooks.fanout import Fanout
+from app.webhooks.outbox import forget_old
 from app.webhooks.sender import Sender
 
 log = structlog.get_logger("switchboard.background")
+
+JANITOR_INTERVAL_S = 60.0
 
 
 class Background:
@@ -44,6 +47,8 @@ class Background:
             asyncio.create_task(self._loop("webhook fan-out", s.webhook_interval_s,
                                            self.fanout)),
             asyncio.create_task(self._loop("webhook sender", s.webhook_interval_s, self.send)),
+            asyncio.create_task(self._loop("webhook log", JANITOR_INTERVAL_S,
+                                           self.forget_webhook_log)),
         ]
 
     async def stop(self) -> None:
@@ -122,6 +127,13 @@ class Background:
         for _ in range(50):  # on at once while there is work; then wait for the next pass
             if not await self._sender.step() or self._stopping.is_set():
                 break
+
+    async def forget_webhook_log(self) -> None:
+        """Finished deliveries and attempts older than SWITCHBOARD_WEBHOOK_LOG_RETENTION_S."""
+        before = to_datetime(self.rt.clock.now_ms()
+                             - round(self.rt.settings.webhook_log_retention_s * 1000))
+        async with self.rt.db.sessions.begin() as session:
+            await forget_old(session, before)
 
     async def history(self) -> None:
         """Write new events into the SQL history (app/history/consumer.py)."""

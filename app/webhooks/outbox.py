@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, delete
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models import Base
@@ -60,3 +60,11 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+async def forget_old(session: Any, before: datetime) -> int:
+    """Drop finished deliveries and attempts older than `before`; the rows removed."""
+    d, a = WebhookDelivery, WebhookAttempt
+    done = await session.execute(delete(d).where(d.status != "pending", d.done_at < before))
+    tried = await session.execute(delete(a).where(a.attempted_at < before))
+    return int(getattr(done, "rowcount", 0) or 0) + int(getattr(tried, "rowcount", 0) or 0)

@@ -26,7 +26,7 @@ from app.webhooks.schemas import (
     WebhookStatus,
 )
 from app.webhooks.secret import new_secret
-from app.webhooks.sender import post
+from app.webhooks.sender import append_event, post
 from app.webhooks.targets import RefusedTarget, check_url
 
 
@@ -86,16 +86,20 @@ async def delete_webhook(rt: Runtime, tenant: str, webhook_id: str) -> None:
 
 
 async def resume_webhook(rt: Runtime, tenant: str, webhook_id: str) -> Webhook:
-    """A paused webhook becomes active again; an active one stays as it is."""
+    """A paused webhook becomes active again (event `webhook.resumed`); an active one stays
+    as it is."""
     async with rt.db.sessions.begin() as session:
+        before = await repo.get_webhook(session, tenant, webhook_id)
         row = await repo.set_webhook_status(session, tenant, webhook_id, WebhookStatus.active,
                                             None, to_datetime(rt.clock.now_ms()))
         # Its failures start counting afresh; held deliveries go out at once, in order.
         await session.execute(update(WebhookModel).where(
             WebhookModel.tenant_id == tenant, WebhookModel.id == webhook_id)
             .values(failing_since=None))
-    if row is None:
+    if row is None or before is None:
         raise not_found("webhook", webhook_id)
+    if before.status == WebhookStatus.paused:
+        await append_event(rt, tenant, "webhook.resumed", {"webhook_id": webhook_id})
     return _webhook(row)
 
 

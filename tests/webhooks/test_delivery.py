@@ -160,6 +160,10 @@ async def test_a_failing_subscription_is_paused_and_resumed(service: Api,
     assert len(hooks.received) == tries  # nothing is sent while paused
     hooks.answer = None
     expect(await t.request("POST", "/v1/webhooks/w1/resume"), 200)
+    resumed = [e for e in await t.events() if e["type"] == "webhook.resumed"]
+    assert [e["data"]["webhook_id"] for e in resumed] == ["w1"]
+    expect(await t.request("POST", "/v1/webhooks/w1/resume"), 200)  # already active
+    assert len([e for e in await t.events() if e["type"] == "webhook.resumed"]) == 1
     assert await drain(service, t.id) == 0
     assert [p["type"] for p in hooks.verified(secret)][-1] == "queue.updated"
 
@@ -197,3 +201,25 @@ async def test_call_offered_carries_the_callers_last_calls(service: Api,
     assert data["offer"]["id"] and data["offer"]["expires_at"]
     assert [(c["call_id"], c["agent_id"], c["outcome"], c["disposition"])
             for c in data["recent_calls"]] == [(earlier["id"], "ana", "completed", "sale")]
+
+
+async def test_finished_deliveries_and_attempts_are_forgotten_after_retention(
+        service: Api, hooks: Receiver) -> None:
+    from app.timers.background import Background
+
+    t = await service.tenant()
+    await subscribe(t, hooks.url, ["queue.updated"])
+    await t.put_queue("sent")
+    assert await drain(service, t.id) == 0
+    hooks.answer = lambda r: (500, {})
+    await t.put_queue("stuck")
+    assert await drain(service, t.id, seconds=0.3) == 1
+    service.runtime.settings.webhook_log_retention_s = 0.001
+    await asyncio.sleep(0.01)
+    await Background(service.runtime).forget_webhook_log()
+    async with service.runtime.db.sessions() as session:
+        left = (await session.execute(select(WebhookDelivery.status).where(
+            WebhookDelivery.tenant_id == t.id))).scalars().all()
+    assert left == ["pending"]  # the delivered one is gone; the one still retried stays
+    attempts = expect(await t.request("GET", "/v1/webhooks/w1/deliveries"), 200)["attempts"]
+    assert attempts == []
