@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from types import FrameType
 
 from app.settings import Settings
 
@@ -39,9 +40,20 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
-                log_level="warning", access_log=False,
-                timeout_graceful_shutdown=args.graceful_timeout_s)
+    from app.events.service import DRAINING
+
+    class Server(uvicorn.Server):
+        """Ends the open event streams on SIGTERM/SIGINT, so draining waits only for
+        requests that finish by themselves (clients resume with Last-Event-ID)."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            DRAINING.start()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config("app.main:create_app", factory=True, host=args.host,
+                            port=args.port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=args.graceful_timeout_s)
+    Server(config).run()
     return 0
 
 

@@ -98,6 +98,16 @@ class ServerProcess:
             os.kill(self._proc.pid, signal.SIGKILL)
         self._reap(10)
 
+    def terminate(self) -> None:
+        """SIGTERM, by PID, without waiting: the process starts draining."""
+        if self._proc is not None and self._proc.poll() is None:
+            os.kill(self._proc.pid, signal.SIGTERM)
+
+    def wait(self, timeout_s: float) -> int:
+        """The exit code, once the process has exited (TimeoutExpired if it has not)."""
+        assert self._proc is not None
+        return self._proc.wait(timeout=timeout_s)
+
     def stop(self) -> None:
         """SIGTERM (graceful), SIGKILL if it lingers; always reaped, log closed."""
         if self._proc is not None and self._proc.poll() is None:

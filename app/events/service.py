@@ -96,6 +96,36 @@ def frame(event: Event) -> str:
 
 HEARTBEAT = ": heartbeat\n\n"
 STREAM_BATCH = 100
+class Drain:
+    """Started when the process begins to drain (`switchboard serve` on SIGTERM): open
+    streams end. A plain flag with per-loop waiters, so it serves any event loop."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    def start(self) -> None:
+        self.started = True
+        for waiter in list(self._waiters):
+            waiter.get_loop().call_soon_threadsafe(_wake, waiter)
+
+    async def wait(self) -> None:
+        if self.started:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.discard(waiter)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+DRAINING = Drain()
 
 
 async def follow(rt: Runtime, tenant: str, after: str | None, selection: Selection,
@@ -106,6 +136,20 @@ async def follow(rt: Runtime, tenant: str, after: str | None, selection: Selecti
     return _frames(rt, tenant, position, selection, disconnected)
 
 
+async def _until_draining(read: Awaitable[list[StoredEvent]]) -> list[StoredEvent]:
+    """The read's events, or none as soon as the process starts draining."""
+    reading = asyncio.ensure_future(read)
+    draining = asyncio.ensure_future(DRAINING.wait())
+    try:
+        await asyncio.wait((reading, draining), return_when=asyncio.FIRST_COMPLETED)
+    finally:  # also when the request itself is cancelled (the client went away)
+        draining.cancel()
+        finished = reading.done()
+        if not finished:
+            reading.cancel()
+    return reading.result() if finished else []
+
+
 async def _frames(rt: Runtime, tenant: str, position: str, selection: Selection,
                   disconnected: Callable[[], Awaitable[bool]]) -> AsyncIterator[str]:
     """Frames, with a heartbeat comment after `sse_heartbeat_s` without one; ends when the
@@ -113,14 +157,14 @@ async def _frames(rt: Runtime, tenant: str, position: str, selection: Selection,
     heartbeat_s = rt.settings.sse_heartbeat_s
     loop = asyncio.get_running_loop()
     last_sent_s = loop.time()
-    while not await disconnected():
+    while not DRAINING.started and not await disconnected():
         wait_s = last_sent_s + heartbeat_s - loop.time()
         if wait_s <= 0:
             yield HEARTBEAT
             last_sent_s = loop.time()
             continue
-        batch = await reads.wait_events(rt.redis, tenant, position, STREAM_BATCH,
-                                        math.ceil(wait_s * 1000))
+        batch = await _until_draining(reads.wait_events(
+            rt.redis, tenant, position, STREAM_BATCH, math.ceil(wait_s * 1000)))
         frames = []
         for event in batch:
             position = event.id

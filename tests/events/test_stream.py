@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,7 +24,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests.conftest import forget_tenants
 from tests.events.scenario import about, busy_day
-from tests.processes import free_port
+from tests.processes import ServerProcess, free_port
 from tests.support import Api, Json, TenantApi, expect
 
 HEARTBEAT_S = 0.2
@@ -228,3 +231,27 @@ async def test_agents_cannot_follow_the_stream(tenant: TenantApi) -> None:
     response = await tenant.request("GET", "/v1/events/stream",
                                     headers={"Authorization": f"Bearer {key}"})
     assert expect(response, 403)["role"] == "agent"
+
+
+async def test_draining_ends_open_streams_at_once(tmp_path: Path) -> None:
+    """SIGTERM to `switchboard serve`: an open stream ends cleanly right away, so the
+    process stops well inside its graceful timeout (3 s here) instead of waiting it out."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'sb.db'}"
+    server = ServerProcess("sb", database, tmp_path)
+    try:
+        server.start()
+        await server.wait_ready()
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+            t = await Api(http).tenant("manual")
+            async with http.stream("GET", "/v1/events/stream", headers=t.headers) as stream:
+                assert stream.status_code == 200
+                started = time.monotonic()
+                server.terminate()
+                async for _ in stream.aiter_bytes():
+                    pass  # until the server ends the stream
+                ended = time.monotonic() - started
+        assert ended < 2.0, ended
+        # Exits on its own (uvicorn re-raises the SIGTERM it handled once it has drained).
+        assert server.wait(timeout_s=5) in (0, -signal.SIGTERM)
+    finally:
+        server.stop()
