@@ -78,12 +78,11 @@ settle_agent(agent_id, live, cfg, now, true)
 emit('call.offered', now, {call = call, queue = call.queue, offer = call.offer,
   agent = {id = agent_id, name = cfg.name, attributes = cfg.attributes or {}}})
 if qc.auto_accept then
-  connect(call, agent_id, now)
+  connect(call, agent_id, now, live, cfg)
 else
   arm(offer_timer(call), call.offer.expires_ms)
   save(K_CALLS, call.id, call)
 end
 -- An agent with room for more (chats) looks for its next call at once.
-live = agent_live(agent_id)
 if live.state == 'available' then wake_agent(agent_id, cfg, live) end
 return done({call = call, agent = live, now = now})

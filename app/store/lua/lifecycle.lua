@@ -236,9 +236,10 @@ end
 
 -- The offer is taken: the call is connected and the agent busy (or, with room left for more
 -- chats, still available).
-local function connect(call, agent_id, now)
-  local live = agent_live(agent_id)
-  local cfg = agent_cfg(agent_id) or {}
+-- `live` and `cfg`: the agent's records when the caller holds them already.
+local function connect(call, agent_id, now, live, cfg)
+  live = live or agent_live(agent_id)
+  cfg = cfg or agent_cfg(agent_id) or {}
   disarm(offer_timer(call))
   leave_queue(call)
   call.state = 'connected'
