@@ -40,6 +40,7 @@ class GroupConsumer:
         self.rt = rt
         self.name = name or consumer_name()
         self._grouped: set[str] = set()
+        self._known: set[str] = set()  # tenants SQL knows: asked once
         self._unknown: dict[str, float] = {}  # tenant -> when SQL last did not know it
 
     async def handle(self, session: AsyncSession, tenant: str,
@@ -52,20 +53,25 @@ class GroupConsumer:
         done = 0
         for tenant in await reads.tenants(self.rt.redis):
             try:
-                if await self._known(tenant):
+                if await self._knows(tenant):
                     done += await self.tenant_step(tenant)
             except Exception:
                 log.warning("events not handled", group=self.group, tenant=tenant,
                             exc_info=True)
         return done
 
-    async def _known(self, tenant: str) -> bool:
+    async def _knows(self, tenant: str) -> bool:
+        """Whether SQL knows the tenant: asked once per tenant it knows, and again after
+        UNKNOWN_RECHECK_S for one it did not."""
+        if tenant in self._known:
+            return True
         seen = self._unknown.get(tenant)
         if seen is not None and time.monotonic() - seen < UNKNOWN_RECHECK_S:
             return False
         async with self.rt.db.sessions() as session:
             known = await session.get(Tenant, tenant) is not None
         if known:
+            self._known.add(tenant)
             self._unknown.pop(tenant, None)
         else:
             self._unknown[tenant] = time.monotonic()
