@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import httpx
 
-from tests.support import ADMIN_TOKEN, REDIS_URL, Json
+from tests.support import ADMIN_TOKEN, REDIS_URL, Api, Json, TenantApi
 
 ROOT = Path(__file__).resolve().parent.parent
 SWITCHBOARD = ROOT / ".venv" / "bin" / "switchboard"
@@ -495,10 +495,8 @@ async def until(check: Any, timeout_s: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def one_agent_tenant(http: httpx.AsyncClient) -> Any:
-    """A manual-clock tenant with queue `q` and agent `ana` available (a TenantApi)."""
-    from tests.support import Api
-
+async def one_agent_tenant(http: httpx.AsyncClient) -> TenantApi:
+    """A manual-clock tenant with queue `q` and agent `ana` available."""
     t = await Api(http).tenant("manual")
     await t.put_queue("q")
     await t.put_agent("ana")
