@@ -126,6 +126,10 @@ class Waiting(BaseModel):
     agents_logged_in: int = Field(description="Members of the queue not offline.")
     agents_eligible: int = Field(description="Of those, meeting the queue's and call's needs.")
     agents_eligible_available: int
+    agents_working: int = Field(description="Eligible agents at work: available, or busy and "
+                                "not leaving after their call. The N of the wait estimate.")
+    aht_s: float | None = Field(description="The queue's recent handle time (talk + wrap-up) "
+                                "behind the wait estimate; null before its first call.")
 
 
 class CallView(BaseModel):
@@ -139,7 +143,10 @@ class CallView(BaseModel):
     requirements: list[Requirement]
     attributes: dict[str, object]
     position: int | None = Field(description="1 = next; null unless queued.")
-    estimated_wait_s: float | None
+    estimated_wait_s: float | None = Field(
+        description="Expected seconds until offered, from the calls ahead, the eligible agents "
+        "at work, the queue's recent handle times and when busy agents free up (see "
+        "docs/kpis.md). Null unless queued, or while the queue has no handle times yet.")
     waiting_reason: WaitingReason | None
     waiting: Waiting | None
     offer: OfferView | None

@@ -20,13 +20,12 @@ from app.store import reads
 from app.store.records import Reply, Waiting
 
 
-def estimated_wait_s(position: int | None, waiting: Waiting | None) -> float | None:
-    """Calls ahead (and this one) × recent handle time ÷ eligible logged-in agents."""
-    if position is None or waiting is None or waiting.aht_ms <= 0:
+def estimated_wait_s(waiting: Waiting | None) -> float | None:
+    """The engine's estimate (app/store/lua/lifecycle.lua `staffing_for`), in seconds; None
+    while the queue has no handle times yet or nobody eligible is at work."""
+    if waiting is None or waiting.estimate_ms is None:
         return None
-    if waiting.agents_eligible == 0:
-        return None
-    return round(position * waiting.aht_ms / 1000 / waiting.agents_eligible, 3)
+    return round(waiting.estimate_ms / 1000, 3)
 
 
 def call_view(call: CallRecord, position: int | None = None,
@@ -41,11 +40,13 @@ def call_view(call: CallRecord, position: int | None = None,
                          for r in call.requirements],
         "attributes": call.attributes,
         "position": position if queued else None,
-        "estimated_wait_s": estimated_wait_s(position, waiting) if queued else None,
+        "estimated_wait_s": estimated_wait_s(waiting) if queued else None,
         "waiting_reason": waiting.reason if queued and waiting else None,
         "waiting": {"reason": waiting.reason, "agents_logged_in": waiting.agents_logged_in,
                     "agents_eligible": waiting.agents_eligible,
-                    "agents_eligible_available": waiting.agents_eligible_available}
+                    "agents_eligible_available": waiting.agents_eligible_available,
+                    "agents_working": waiting.agents_working,
+                    "aht_s": round(waiting.aht_ms / 1000, 3) if waiting.aht_ms else None}
         if queued and waiting else None,
         "offer": {"id": offer.id, "agent_id": offer.agent_id,
                   "offered_at": at(offer.offered_ms),

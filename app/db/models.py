@@ -20,6 +20,7 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     clock: Mapped[str] = mapped_column(String(16))
+    time_zone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

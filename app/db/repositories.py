@@ -18,6 +18,7 @@ class TenantRow:
     name: str
     clock: str
     created_at: datetime
+    time_zone: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class ConfigRow:
 
 
 def _tenant(row: Tenant) -> TenantRow:
-    return TenantRow(row.id, row.name, row.clock, row.created_at)
+    return TenantRow(row.id, row.name, row.clock, row.created_at, row.time_zone)
 
 
 async def get_tenant(session: AsyncSession, tenant_id: str) -> TenantRow | None:
@@ -51,7 +52,19 @@ async def list_tenants(session: AsyncSession) -> list[TenantRow]:
 
 async def add_tenant(session: AsyncSession, tenant: TenantRow) -> None:
     session.add(Tenant(id=tenant.id, name=tenant.name, clock=tenant.clock,
-                       created_at=tenant.created_at))
+                       time_zone=tenant.time_zone, created_at=tenant.created_at))
+
+
+async def update_tenant(session: AsyncSession, tenant_id: str, name: str | None,
+                        time_zone: str | None) -> TenantRow | None:
+    row = await session.get(Tenant, tenant_id)
+    if row is None:
+        return None
+    if name is not None:
+        row.name = name
+    if time_zone is not None:
+        row.time_zone = time_zone
+    return _tenant(row)
 
 
 async def add_api_key(

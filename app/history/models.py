@@ -1,5 +1,6 @@
 """Call history in SQL, written from the event stream (app/history/writer.py): one row per ended
-call, one per wrap-up, one per agent-state interval. Every row is keyed so that writing the same
+call and one per queue it entered (a leg), one per wrap-up, one per agent-state interval, one
+per ended offer. Every row is keyed so that writing the same
 event twice changes nothing, in whatever order the events arrive."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models import Base
@@ -81,3 +82,50 @@ class AgentInterval(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CallLeg(Base):
+    """One queue a call entered (arrival, overflow or transfer) and how it left it: the row the
+    per-queue statistics count (docs/kpis.md). Times are epoch milliseconds, for interval
+    arithmetic that reads the same in every SQL dialect."""
+
+    __tablename__ = "call_legs"
+    __table_args__ = (Index("ix_call_legs_tenant_entered", "tenant_id", "entered_ms"),
+                      Index("ix_call_legs_tenant_customer", "tenant_id", "queue", "customer_id",
+                            "entered_ms"),
+                      Index("ix_call_legs_tenant_agent", "tenant_id", "agent_id",
+                            "connected_ms"))
+
+    tenant_id: Mapped[str] = _tenant()
+    call_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    leg: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1 = the queue it arrived in
+    queue: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    entered_ms: Mapped[int] = mapped_column(BigInteger)
+    connected_ms: Mapped[int | None] = mapped_column(BigInteger)
+    left_ms: Mapped[int] = mapped_column(BigInteger)
+    # completed, abandoned, timed_out, overflowed, transferred
+    outcome: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    wait_ms: Mapped[int] = mapped_column(BigInteger)
+    talk_ms: Mapped[int] = mapped_column(BigInteger)
+    sl_threshold_ms: Mapped[int] = mapped_column(BigInteger)
+    missed_offers: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    csat: Mapped[int | None] = mapped_column(Integer)
+
+
+class OfferOutcome(Base):
+    """How an offer to an agent ended: accepted, rejected, expired or rescinded."""
+
+    __tablename__ = "offer_outcomes"
+    __table_args__ = (Index("ix_offer_outcomes_tenant_at", "tenant_id", "at_ms"),)
+
+    tenant_id: Mapped[str] = _tenant()
+    event_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(64))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(16))

@@ -58,6 +58,13 @@ def available(tenant: str, queue: str, channel: str = "voice") -> str:
     return name if channel == "voice" else f"{name}|{channel}"
 
 
+def entered(tenant: str, queue: str) -> str:
+    """Zset of a queue's waiting calls, scored by when they entered it (the longest wait)."""
+    return f"{prefix(tenant)}qe:{queue}"
+
+
 def queue_keys(tenant: str, queue: str) -> list[str]:
-    """What a script is given for one queue: its waiting calls, then `available` per channel."""
-    return [waiting(tenant, queue), *(available(tenant, queue, ch) for ch in CHANNELS)]
+    """What a script is given for one queue: its waiting calls by rank and by entry time, then
+    `available` per channel."""
+    return [waiting(tenant, queue), entered(tenant, queue),
+            *(available(tenant, queue, ch) for ch in CHANNELS)]

@@ -97,14 +97,19 @@ class Waiting:
     agents_logged_in: int
     agents_eligible: int
     agents_eligible_available: int
+    agents_working: int
     aht_ms: float
+    estimate_ms: float | None
 
     @classmethod
     def parse(cls, w: dict[str, Any]) -> Waiting | None:
         if not w:
             return None
+        estimate = w.get("estimate_ms")
         return cls(str(w["reason"]), int(w["agents_logged_in"]), int(w["agents_eligible"]),
-                   int(w["agents_eligible_available"]), float(w.get("aht_ms") or 0))
+                   int(w["agents_eligible_available"]), int(w.get("agents_working") or 0),
+                   float(w.get("aht_ms") or 0),
+                   None if estimate is None else float(estimate))
 
 
 @dataclass(frozen=True, slots=True)

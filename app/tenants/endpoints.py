@@ -2,9 +2,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import Admin, PlatformAdmin, RuntimeDep
+from app.deps import Admin, PlatformAdmin, Reader, RuntimeDep
 from app.tenants import service
-from app.tenants.schemas import ApiKeyCreate, ApiKeyCreated, TenantCreate, TenantCreated
+from app.tenants.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    Tenant,
+    TenantCreate,
+    TenantCreated,
+    TenantUpdate,
+)
 
 router = APIRouter(prefix="/v1", tags=["tenants"])
 
@@ -17,3 +24,13 @@ async def create_tenant(rt: RuntimeDep, _: PlatformAdmin, body: TenantCreate) ->
 @router.post("/api-keys", status_code=201, summary="Create an API key (shown once)")
 async def create_api_key(rt: RuntimeDep, who: Admin, body: ApiKeyCreate) -> ApiKeyCreated:
     return await service.create_api_key(rt, who.tenant, body)
+
+
+@router.get("/tenant", summary="The tenant of the calling key")
+async def get_tenant(rt: RuntimeDep, who: Reader) -> Tenant:
+    return await service.get_tenant(rt, who.tenant)
+
+
+@router.patch("/tenant", summary="Rename the tenant or change its time zone")
+async def update_tenant(rt: RuntimeDep, who: Admin, body: TenantUpdate) -> Tenant:
+    return await service.update_tenant(rt, who.tenant, body)

@@ -438,7 +438,8 @@ async def test_waiting_reason_follows_agents(tenant: TenantApi) -> None:
     c1 = await tenant.arrive("q")
     assert c1["waiting_reason"] == "all-eligible-busy"
     assert c1["waiting"] == {"reason": "all-eligible-busy", "agents_logged_in": 2,
-                             "agents_eligible": 1, "agents_eligible_available": 0}
+                             "agents_eligible": 1, "agents_eligible_available": 0,
+                             "agents_working": 1, "aht_s": None}
 
 
 async def test_strict_priority_then_fifo(tenant: TenantApi) -> None:

@@ -28,7 +28,7 @@ PG_URL = os.environ.get(
 )
 
 EXPECTED_COLUMNS = {
-    "tenants": {"id", "name", "clock", "created_at"},
+    "tenants": {"id", "name", "clock", "time_zone", "created_at"},
     "api_keys": {"id", "tenant_id", "name", "role", "key_hash", "created_at"},
     "queues": {"tenant_id", "id", "config", "version", "updated_at"},
     "agents": {"tenant_id", "id", "config", "version", "updated_at"},
@@ -42,6 +42,12 @@ EXPECTED_COLUMNS = {
     "wrap_ups": {"tenant_id", "event_id", "call_id", "agent_id", "ended_at", "wrap_ms"},
     "agent_intervals": {"tenant_id", "event_id", "agent_id", "state", "reason", "started_at",
                         "ended_at"},
+    "call_legs": {
+        "tenant_id", "call_id", "leg", "queue", "channel", "customer_id", "entered_ms",
+        "connected_ms", "left_ms", "outcome", "agent_id", "wait_ms", "talk_ms",
+        "sl_threshold_ms", "missed_offers", "resolved", "csat"},
+    "offer_outcomes": {"tenant_id", "event_id", "agent_id", "call_id", "queue", "at_ms",
+                       "outcome"},
     "webhook_deliveries": {
         "tenant_id", "webhook_id", "event_id", "seq", "line", "event_type", "payload", "status",
         "attempts", "created_at", "next_attempt_at", "locked_until", "done_at", "last_error"},
@@ -105,7 +111,7 @@ def _schema_diffs(conn: Connection) -> list[Any]:
 
 
 def test_current_head() -> None:
-    assert migrate.current_head() == "0004"
+    assert migrate.current_head() == "0005"
 
 
 async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
@@ -184,6 +190,14 @@ async def test_keys_and_indexes(database_url: str) -> None:
             "pk": ["tenant_id", "event_id"], "fks": cascade_to_tenants, "unique": [],
             "indexes": [(["tenant_id", "agent_id", "started_at"], False)],
         },
+        "call_legs": {
+            "pk": ["tenant_id", "call_id", "leg"], "fks": cascade_to_tenants, "unique": [],
+            "indexes": [(["tenant_id", "agent_id", "connected_ms"], False),
+                        (["tenant_id", "entered_ms"], False),
+                        (["tenant_id", "queue", "customer_id", "entered_ms"], False)],
+        },
+        "offer_outcomes": {"pk": ["tenant_id", "event_id"], "fks": cascade_to_tenants,
+                           "unique": [], "indexes": [(["tenant_id", "at_ms"], False)]},
         "webhook_deliveries": {
             "pk": ["tenant_id", "webhook_id", "event_id"], "fks": cascade_to_tenants,
             "unique": [],

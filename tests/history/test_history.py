@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.db.engine import open_database
 from app.history import writer
 from app.history.consumer import GROUP, HistoryConsumer
-from app.history.models import AgentInterval, CallHistory, WrapUp
+from app.history.models import AgentInterval, CallHistory, CallLeg, WrapUp
 from app.store import keys, stream
 from tests.processes import free_port
 from tests.support import Api, expect
@@ -133,8 +133,9 @@ async def test_each_event_is_written_once_and_a_dead_consumers_events_are_taken_
     assert sorted(await calls_by_id(service, t.id)) == sorted(ids)
     # Delivered again (say the acknowledgement was lost): nothing changes.
     async with service.runtime.db.sessions.begin() as session:
-        assert await writer.write(session, t.id, taken) == 3
+        assert await writer.write(session, t.id, taken) == 6  # 3 calls, each with its leg
     assert sorted(await calls_by_id(service, t.id)) == sorted(ids)
+    assert len(await rows(service, CallLeg, t.id)) == 3
     pending: Any = await redis.xpending(keys.key(t.id, "events"), GROUP)
     assert pending["pending"] == 0
 

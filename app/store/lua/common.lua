@@ -32,15 +32,17 @@ local NULL = cjson.null
 local CHANNELS = {'voice', 'chat', 'email', 'video', 'callback'}
 local EXCLUSIVE = {voice = true, video = true, callback = true}
 
--- QW[q]: the queue's waiting calls; QA[q][channel]: its agents with room for that channel.
-local QW, QA = {}, {}
+-- QW[q]: the queue's waiting calls by rank; QE[q]: the same by entry time; QA[q][channel]:
+-- its agents with room for that channel.
+local QW, QE, QA = {}, {}, {}
 if type(REQ.queues) == 'table' then
-  local stride = 1 + #CHANNELS
+  local stride = 2 + #CHANNELS
   for i, q in ipairs(REQ.queues) do
     local base = FIXED + (i - 1) * stride
     QW[q] = KEYS[base + 1]
+    QE[q] = KEYS[base + 2]
     QA[q] = {}
-    for c, ch in ipairs(CHANNELS) do QA[q][ch] = KEYS[base + 1 + c] end
+    for c, ch in ipairs(CHANNELS) do QA[q][ch] = KEYS[base + 2 + c] end
   end
 end
 

@@ -37,7 +37,7 @@ end
 redis.call('HDEL', K_QCFG, q)
 QCFG[q] = false
 redis.call('HDEL', K_QLIVE, q, q .. '|aht_ms', q .. '|rr')
-redis.call('DEL', QW[q])
+redis.call('DEL', QW[q], QE[q])
 for _, key in pairs(QA[q]) do redis.call('DEL', key) end
 emit('queue.updated', now, {queue = q, deleted = true})
 return reply({ok = true, now = now})

@@ -1,4 +1,5 @@
--- Read-only: why waiting calls wait, with the counts behind it, and their positions.
+-- Read-only: why waiting calls wait, with the counts behind it, their positions and
+-- estimated waits.
 -- O(logged-in agents of the tenant), once for all the calls asked about: for reads and for
 -- calls that could not be offered, not for the routing path.
 local now = now_ms()
@@ -14,49 +15,26 @@ end
 local m = missing()
 if m then return m end
 
--- Only agents that are logged in can count; offline ones are most of a large tenant.
-local agents = {}
-for _, agent_id in ipairs(redis.call('SMEMBERS', K_LOGGED)) do
-  local live, cfg = load(K_AGENTS, agent_id), agent_cfg(agent_id)
-  if live and cfg and live.state ~= 'offline' then
-    agents[#agents + 1] = {cfg = cfg, live = live}
-  end
-end
+local agents = logged_in_agents()
 
 local out = {}
 for _, call in ipairs(calls) do
   local item = {call = call, position = position(call)}
   if call.state == 'queued' then
-    local qc = queues[call.queue]
-    local logged_in, eligible, available = 0, 0, 0
-    local needed = effective_requirements(call, qc)
-    for _, a in ipairs(agents) do
-      local member = false
-      for _, q in ipairs(a.cfg.member_of or {}) do if q == call.queue then member = true end end
-      local channel = call.channel or 'voice'
-      if member then
-        logged_in = logged_in + 1
-        if (capacity(a.cfg)[channel] or 0) > 0 and meets(a.cfg, needed) then
-          eligible = eligible + 1
-          if a.live.state == 'available' and room_for(a.live, a.cfg, channel) then
-            available = available + 1
-          end
-        end
-      end
-    end
+    local s = staffing_for(call, queues[call.queue], agents, item.position, now)
     local reason
     if present(call.target_agent) then
       reason = 'preferred-agent-hold'
-    elseif logged_in == 0 then
+    elseif s.logged_in == 0 then
       reason = 'no-agent-logged-in'
-    elseif eligible == 0 then
+    elseif s.eligible == 0 then
       reason = 'no-eligible-agent'
     else
       reason = 'all-eligible-busy'
     end
-    item.waiting = {reason = reason, agents_logged_in = logged_in, agents_eligible = eligible,
-      agents_eligible_available = available,
-      aht_ms = tonumber(redis.call('HGET', K_QLIVE, call.queue .. '|aht_ms') or '0')}
+    item.waiting = {reason = reason, agents_logged_in = s.logged_in,
+      agents_eligible = s.eligible, agents_eligible_available = s.available,
+      agents_working = s.working, aht_ms = s.aht_ms, estimate_ms = s.estimate_ms}
   end
   out[#out + 1] = item
 end

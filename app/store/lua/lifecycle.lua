@@ -138,12 +138,120 @@ local function want_agent_queues(cfg)
   for _, q in ipairs(eligible_queues(cfg)) do want(q) end
 end
 
+-- Handle times --------------------------------------------------------------------------------
+
+-- A queue's recent handle times (talk + wrap-up) and talk times: a plain mean over its first
+-- calls, then exponential averages over about the last 500 calls (the means) and 1,000 calls
+-- (the variance, which only says how random handle times are). A shorter memory follows a
+-- drifting handle time sooner but makes every estimate noisier.
+local function learn_handle_time(queue, talk_ms, handle_ms)
+  local f = {queue .. '|handled_n', queue .. '|aht_ms', queue .. '|aht_var', queue .. '|talk_ms'}
+  local v = redis.call('HMGET', K_QLIVE, f[1], f[2], f[3], f[4])
+  local n = (tonumber(v[1]) or 0) + 1
+  local mean, var, talk = tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0
+  local a, b = math.max(1 / n, 0.002), math.max(1 / n, 0.001)
+  local delta = handle_ms - mean
+  mean = mean + a * delta
+  var = (1 - b) * (var + b * delta * delta)
+  talk = talk + a * (talk_ms - talk)
+  redis.call('HSET', K_QLIVE, f[1], n, f[2], num(mean), f[3], num(var), f[4], num(talk))
+end
+
+local function handle_times(queue)
+  local v = redis.call('HMGET', K_QLIVE, queue .. '|aht_ms', queue .. '|aht_var',
+    queue .. '|talk_ms')
+  return {aht = tonumber(v[1]) or 0, var = tonumber(v[2]) or 0, talk = tonumber(v[3]) or 0}
+end
+
+-- When a busy agent is expected to have room again: its soonest contact to end. A wrap-up
+-- ends at a known time; a conversation after the queue's mean talk time less what has passed
+-- (never below zero), plus its wrap-up; an offer after a whole handle time.
+local function frees_in(live, now, ht)
+  local soonest
+  for _, c in pairs(contacts(live)) do
+    local r
+    if c.stage == 'wrap_up' and c.wrap_due_ms then
+      r = c.wrap_due_ms - now
+    elseif c.stage == 'connected' and c.connected_ms then
+      r = math.max(ht.talk - (now - c.connected_ms), 0) + (c.wrap_s or 0) * 1000
+    else
+      r = ht.aht
+    end
+    r = math.max(r, 0)
+    if not soonest or r < soonest then soonest = r end
+  end
+  return soonest or 0
+end
+
+-- The logged-in agents (offline ones are most of a large tenant), read once per script.
+local function logged_in_agents()
+  local agents = {}
+  for _, agent_id in ipairs(redis.call('SMEMBERS', K_LOGGED)) do
+    local live, cfg = load(K_AGENTS, agent_id), agent_cfg(agent_id)
+    if live and cfg and live.state ~= 'offline' then
+      agents[#agents + 1] = {cfg = cfg, live = live}
+    end
+  end
+  return agents
+end
+
+local function member_of(cfg, queue)
+  for _, q in ipairs(cfg.member_of or {}) do if q == queue then return true end end
+  return false
+end
+
+-- Who could serve a waiting call and how soon (DESIGN §3.6), and its estimated wait:
+--   k = calls ahead of it and itself, less the eligible agents with room now;
+--   N = eligible agents at work (not away, not leaving after their call);
+--   estimate = T1 + (k - 1) * AHT / N, where T1, the time until the first of them frees,
+--   is AHT / N for random (exponential) handle times and the soonest expected end of a busy
+--   agent's contact for regular ones, weighted by the squared coefficient of variation of
+--   the queue's handle times. For an M/M/N queue this is the known best (n + 1) * AHT / N.
+local function staffing_for(call, qc, agents, position, now)
+  local s = {logged_in = 0, eligible = 0, available = 0, working = 0}
+  local needed = effective_requirements(call, qc)
+  local channel = call.channel or 'voice'
+  local ht = handle_times(call.queue)
+  local soonest
+  for _, a in ipairs(agents) do
+    if member_of(a.cfg, call.queue) then
+      s.logged_in = s.logged_in + 1
+      if (capacity(a.cfg)[channel] or 0) > 0 and meets(a.cfg, needed) then
+        s.eligible = s.eligible + 1
+        local state = a.live.state
+        if state == 'available' and room_for(a.live, a.cfg, channel) then
+          s.available = s.available + 1
+          s.working = s.working + 1
+        elseif state ~= 'away' and not present(a.live.after_call) then
+          s.working = s.working + 1
+          local r = frees_in(a.live, now, ht)
+          if not soonest or r < soonest then soonest = r end
+        end
+      end
+    end
+  end
+  s.aht_ms = ht.aht
+  if position and s.working > 0 and ht.aht > 0 then
+    local k = position - s.available
+    if k <= 0 then
+      s.estimate_ms = 0
+    else
+      local per = ht.aht / s.working
+      local w = math.min(math.max(ht.var / (ht.aht * ht.aht), 0), 1)
+      local first = w * per + (1 - w) * (soonest or per)
+      s.estimate_ms = first + (k - 1) * per
+    end
+  end
+  return s
+end
+
 -- Calls ---------------------------------------------------------------------------------------
 
 local function queue_call(call, now)
   call.state = 'queued'
   call.offer = nil
   redis.call('ZADD', QW[call.queue], call.rank, call.id)
+  redis.call('ZADD', QE[call.queue], call.entered_ms, call.id)
   if present(call.target_agent) then
     redis.call('ZADD', K_TARGETED, 0, call.target_agent .. '|' .. call.id)
   end
@@ -151,8 +259,31 @@ end
 
 local function unqueue_call(call)
   redis.call('ZREM', QW[call.queue], call.id)
+  redis.call('ZREM', QE[call.queue], call.id)
   if present(call.target_agent) then
     redis.call('ZREM', K_TARGETED, call.target_agent .. '|' .. call.id)
+  end
+end
+
+-- Legs: one per queue the call entered, for the per-queue statistics of the history. A leg
+-- keeps its queue's service-level threshold as it was when the call came in.
+local function open_leg(call, queue, qcfg, now)
+  if type(call.legs) ~= 'table' then call.legs = {} end
+  local sl = qcfg.service_level
+  local threshold = type(sl) == 'table' and sl.threshold_s or 20
+  call.legs[#call.legs + 1] = {queue = queue, entered_ms = now, sl_threshold_s = threshold}
+end
+
+local function current_leg(call)
+  if type(call.legs) ~= 'table' then return {} end  -- a call from before legs: nothing to keep
+  return call.legs[#call.legs] or {}
+end
+
+local function close_leg(call, now, outcome)
+  local leg = current_leg(call)
+  if leg.entered_ms and not leg.left_ms then
+    leg.left_ms = now
+    leg.outcome = outcome
   end
 end
 
@@ -161,6 +292,7 @@ local function enter_queue(call, queue, qcfg, now)
   call.queue = queue
   if type(call.path) ~= 'table' then call.path = {} end
   call.path[#call.path + 1] = queue  -- every queue it entered, in order (history)
+  open_leg(call, queue, qcfg, now)
   call.entry = next_id('e')
   call.entered_ms = now
   call.wait_expired = nil
@@ -183,6 +315,7 @@ local function leave_queue(call)
 end
 
 local function end_call(call, state, now)
+  close_leg(call, now, state)
   call.state = state
   call.ended_ms = now
   save(K_CALLS, call.id, call)
@@ -205,6 +338,7 @@ local function max_wait_reached(call, now)
   local target = qc.overflow_queue
   local tcfg = present(target) and queue_cfg(target) or nil
   if tcfg then
+    close_leg(call, now, 'overflowed')
     call.overflows = (call.overflows or 0) + 1
     enter_queue(call, target, tcfg, now)
     save(K_CALLS, call.id, call)
@@ -222,6 +356,10 @@ local function requeue_call(call, now, why)
   disarm(offer_timer(call))
   call.offer = nil
   call.requeues = (call.requeues or 0) + 1
+  if why == 'expired' then
+    local leg = current_leg(call)
+    leg.missed = (leg.missed or 0) + 1
+  end
   if call.wait_expired then
     call.state = 'queued'
     max_wait_reached(call, now)
@@ -246,11 +384,20 @@ local function connect(call, agent_id, now, live, cfg)
   call.agent_id = agent_id
   call.connected_ms = now
   if not present(call.first_connected_ms) then call.first_connected_ms = now end
+  local leg = current_leg(call)
+  if not leg.connected_ms then
+    leg.connected_ms = now
+    leg.agent_id = agent_id
+  end
   call.accepted_offer_id = call.offer.id
   call.offer = nil
   live.missed_in_row = 0
   local c = contacts(live)[call.id]
-  if c then c.stage = 'connected' end
+  if c then
+    c.stage = 'connected'
+    c.connected_ms = now
+    c.wrap_s = (queue_cfg(call.queue) or {}).wrap_up_s or 0
+  end
   restate_agent(agent_id, live, cfg, now)  -- what it holds is the same: its rooms too
   save(K_CALLS, call.id, call)
   emit('call.connected', now, {call = call, agent_id = agent_id})
@@ -265,22 +412,20 @@ local function finish_agent_part(call, now)
   local qc = queue_cfg(call.queue) or {}
   local talk_ms = now - call.connected_ms
   call.talk_ms = (call.talk_ms or 0) + talk_ms
+  local leg = current_leg(call)
+  leg.talk_ms = (leg.talk_ms or 0) + talk_ms
   local customer = type(call.caller) == 'table' and call.caller.customer_id
   if present(customer) and customer then redis.call('HSET', K_CUSTOMERS, customer, agent_id) end
   count(agent_id, now, 'handled', 1)
   count(agent_id, now, 'talk_ms', talk_ms)
   local wrap_s = qc.wrap_up_s or 0
-  -- Recent handle time per queue (talk + wrap-up), an exponential average for wait estimates.
-  local field = call.queue .. '|aht_ms'
-  local aht = tonumber(redis.call('HGET', K_QLIVE, field) or '0')
-  local handle_ms = talk_ms + wrap_s * 1000
-  if aht == 0 then aht = handle_ms else aht = aht + 0.2 * (handle_ms - aht) end
-  redis.call('HSET', K_QLIVE, field, num(aht))
+  learn_handle_time(call.queue, talk_ms, talk_ms + wrap_s * 1000)
   local c = contacts(live)[call.id]
   if wrap_s > 0 and c then
     c.stage = 'wrap_up'
     c.wrap = next_id('w')
     c.wrap_since_ms = now
+    c.wrap_due_ms = now + wrap_s * 1000
     point_at_latest(live)
     arm('wrap|' .. agent_id .. '|' .. c.wrap, now + wrap_s * 1000)
   else

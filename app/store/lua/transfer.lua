@@ -33,6 +33,7 @@ else
   leave_queue(call)
 end
 call.transfers = (call.transfers or 0) + 1
+close_leg(call, now, 'transferred')
 if present(REQ.agent_id) then call.target_agent = REQ.agent_id else call.target_agent = nil end
 enter_queue(call, target_queue, tcfg, now)
 save(K_CALLS, call.id, call)
