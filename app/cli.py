@@ -1,4 +1,4 @@
-"""`switchboard`: serve, tenants create, openapi, migrate."""
+"""`switchboard`: serve, tenants create, openapi, migrate, erlang."""
 
 from __future__ import annotations
 
@@ -94,6 +94,62 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+# The flag that sets each field of the staffing request, to name it in an error.
+ERLANG_FLAGS = {"arrival_rate_per_hour": "--rate-per-hour", "aht_s": "--aht",
+                "threshold_s": "--threshold", "target_service_level": "--target",
+                "patience_s": "--patience", "shrinkage": "--shrinkage",
+                "max_occupancy": "--max-occupancy", "agents": "--agents"}
+
+
+def cmd_erlang(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.errors import SwitchboardError
+    from app.staffing.schemas import ErlangRequest
+    from app.staffing.service import staff
+
+    values = {"arrival_rate_per_hour": args.rate_per_hour, "aht_s": args.aht,
+              "threshold_s": args.threshold, "target_service_level": args.target,
+              "patience_s": args.patience, "shrinkage": args.shrinkage,
+              "max_occupancy": args.max_occupancy, "agents": args.agents}
+    try:
+        # The API's own body model, so the CLI refuses exactly what the API refuses.
+        body = ErlangRequest.model_validate({k: v for k, v in values.items() if v is not None})
+        answer = staff(body)
+    except ValidationError as e:
+        error = e.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        print(f"error: {ERLANG_FLAGS.get(field, field)} ({field}): {error['msg']}",
+              file=sys.stderr)
+        return 2
+    except SwitchboardError as e:
+        print(f"error: {e.detail}", file=sys.stderr)
+        return 2 if e.slug == "validation-error" else 1
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+        return 0
+
+    def seconds(value: float | None) -> str:
+        return "unbounded" if value is None else f"{value:.2f} s"
+
+    rows = [
+        ("agents given" if body.agents else "agents needed", str(answer.agents)),
+        (f"scheduled ({body.shrinkage:.0%} shrinkage)", str(answer.scheduled_agents)),
+        (f"service level ({body.threshold_s:g} s)", f"{answer.service_level:.2%}"),
+        ("probability of wait", f"{answer.probability_of_wait:.2%}"),
+        ("ASA (answered calls)", seconds(answer.asa_s)),
+        ("average wait (all calls)", seconds(answer.average_wait_s)),
+        ("abandon rate", f"{answer.abandon_rate:.2%}"),
+        ("occupancy", f"{answer.occupancy:.2%}"),
+    ]
+    print(f"{answer.model.value}: {answer.traffic_erlangs:.4g} Erlangs offered"
+          + ("" if answer.stable else " (unstable: agents ≤ Erlangs)"))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -123,6 +179,21 @@ def parser() -> argparse.ArgumentParser:
     migrate.add_argument("--revision", default="head")
     migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION")
     migrate.set_defaults(func=cmd_migrate)
+
+    erlang = sub.add_parser("erlang", help="agents needed, or what given agents achieve "
+                                           "(Erlang C; Erlang A with --patience)")
+    erlang.add_argument("--rate-per-hour", type=float, required=True, help="calls offered")
+    erlang.add_argument("--aht", type=float, required=True, help="average handling time, s")
+    erlang.add_argument("--threshold", type=float, required=True,
+                        help="service level threshold, s")
+    erlang.add_argument("--target", type=float, default=0.8,
+                        help="service level to reach (default 0.8)")
+    erlang.add_argument("--patience", type=float, help="mean patience, s: Erlang A")
+    erlang.add_argument("--shrinkage", type=float, help="share of paid time off the phones")
+    erlang.add_argument("--max-occupancy", type=float, help="also keep A / N at most this")
+    erlang.add_argument("--agents", type=int, help="predict for this many agents")
+    erlang.add_argument("--json", action="store_true", help="the API's JSON answer")
+    erlang.set_defaults(func=cmd_erlang)
     return p
 
 

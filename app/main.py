@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
@@ -28,11 +28,15 @@ from app.errors import PROBLEM_JSON, SwitchboardError, problem
 from app.events.endpoints import router as events_router
 from app.limits import BodyLimit
 from app.logs import configure_logging
+from app.metrics import CONTENT_TYPE, Metrics, RequestMetrics, stream_lag
 from app.queues.endpoints import router as queues_router
 from app.routing.dispatcher import Dispatcher
 from app.routing.registry import StrategyRegistry
 from app.runtime import Runtime
 from app.settings import Settings
+from app.staffing.endpoints import router as staffing_router
+from app.stats.endpoints import router as stats_router
+from app.stats.gauges import live_queues
 from app.store.connection import open_redis
 from app.store.scripts import Store
 from app.tenants.endpoints import router as tenants_router
@@ -47,8 +51,10 @@ agent desktops set states, and Switchboard offers each call to the right agent, 
 Errors are RFC 9457 `application/problem+json` with a stable `type`."""
 
 
-async def open_runtime(settings: Settings, clock: WallClock | None = None) -> Runtime:
+async def open_runtime(settings: Settings, clock: WallClock | None = None,
+                       metrics: Metrics | None = None) -> Runtime:
     clock = clock or SystemClock()
+    metrics = metrics or Metrics()
     if settings.auto_migrate:
         await upgrade(settings.database_url)
     db = open_database(settings.database_url)
@@ -56,8 +62,11 @@ async def open_runtime(settings: Settings, clock: WallClock | None = None) -> Ru
     strategies = StrategyRegistry.discover()
     store = Store(redis, clock, events_max_len=settings.events_max_len,
                   candidate_limit=settings.candidate_limit)
-    rt = Runtime(settings, clock, redis, db, store, strategies, Dispatcher(store, strategies),
-                 KeyCache(clock, settings.api_key_cache_ttl_s))
+    rt = Runtime(settings, clock, redis, db, store, strategies,
+                 Dispatcher(store, strategies, metrics),
+                 KeyCache(clock, settings.api_key_cache_ttl_s), metrics)
+    metrics.register_sampler("event_stream", stream_lag(redis))
+    metrics.register_sampler("live_queues", live_queues(store))
     try:
         await _check_strategies(rt)
     except BaseException:
@@ -127,10 +136,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, clock: WallClock | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    metrics = Metrics()  # this app's registry (an app per test: no process-wide one)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = await open_runtime(settings, clock)
+        rt = await open_runtime(settings, clock, metrics)
         app.state.runtime = rt
         background = Background(rt)
         if settings.project_on_start:
@@ -148,10 +158,12 @@ def create_app(settings: Settings | None = None, clock: WallClock | None = None)
     app = FastAPI(title="Switchboard", version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: counts 413s too
     _install_error_handlers(app)
     for router in (tenants_router, queues_router, agents_router, calls_router, events_router,
-                   clock_router, webhooks_router):
+                   clock_router, webhooks_router, stats_router):
         app.include_router(router)
+    app.include_router(staffing_router)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
@@ -164,5 +176,15 @@ def create_app(settings: Settings | None = None, clock: WallClock | None = None)
             await session.execute(text("SELECT 1"))
         await rt.store.load()
         return {"status": "ready"}
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
+             response_class=Response,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                              "description": "Text exposition format 0.0.4 (docs/metrics.md)"},
+                        404: {"description": "SWITCHBOARD_METRICS_ENABLED is false"}})
+    async def metrics_endpoint() -> Response:
+        if not settings.metrics_enabled:
+            raise HTTPException(404, "Not Found")  # as if there were no such route
+        return Response(await metrics.exposition(), media_type=CONTENT_TYPE)
 
     return app

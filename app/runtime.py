@@ -1,5 +1,6 @@
 """The long-lived resources of one process, created in the lifespan and reached through
-`deps.RuntimeDep`: settings, Redis, SQL, the store, the strategies and the dispatcher."""
+`deps.RuntimeDep`: settings, Redis, SQL, the store, the strategies, the dispatcher and the
+metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from app.auth import KeyCache
 from app.clock import WallClock
 from app.db.engine import Database
 from app.errors import SwitchboardError
+from app.metrics import Metrics
 from app.projection import project_tenant
 from app.routing.dispatcher import Dispatcher, Outcome
 from app.routing.registry import StrategyRegistry
@@ -29,6 +31,7 @@ class Runtime:
     strategies: StrategyRegistry
     dispatcher: Dispatcher
     keys: KeyCache
+    metrics: Metrics
 
     async def run(self, verb: str, tenant: str, request: dict[str, object], *,
                   queues: tuple[str, ...] | list[str] = (), agent: str | None = None) -> Reply:

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     webhook_pause_after_s: float = Field(3_600.0, gt=0)
     # Finished deliveries and the attempts log are kept this long, then deleted.
     webhook_log_retention_s: float = Field(7 * 86_400.0, gt=0)
+    # GET /metrics (Prometheus; unauthenticated, like /healthz): false answers 404.
+    metrics_enabled: bool = True
     background_tasks: bool = True
     # Project every SQL tenant into Redis at start-up (else each is projected on first use).
     project_on_start: bool = True

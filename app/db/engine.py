@@ -23,7 +23,12 @@ class Database:
 
 def open_database(url: str) -> Database:
     kwargs: dict[str, object] = {"pool_pre_ping": True}
-    if url.startswith("sqlite"):
+    if url.startswith("postgresql+asyncpg"):
+        # The statistics queries look expensive enough to PostgreSQL's planner for it to
+        # compile them with LLVM first, which costs more (about 1 s) than running them
+        # (docs/benchmarks.md, statistics). Nothing Switchboard runs gains from JIT.
+        kwargs["connect_args"] = {"server_settings": {"jit": "off"}}
+    elif url.startswith("sqlite"):
         # SQLite serialises writers; a short busy timeout beats "database is locked".
         kwargs = {"connect_args": {"timeout": 15}}
     engine = create_async_engine(url, **kwargs)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
+from app.metrics import Metrics
 from app.routing.eligibility import eligible
 from app.routing.records import AgentSnapshot, CallRecord
 from app.routing.registry import StrategyRegistry
@@ -24,6 +25,8 @@ from app.store.scripts import Store
 
 MAX_PAGES = 8  # fresh candidate pages per wake-up before the reconciler takes over
 MAX_PAGE = 256  # a page read after a lost race doubles, up to this many candidates
+# The two decisions of a strategy (DESIGN §4), as the metrics label them.
+PICK_AGENT, PICK_CALL = "pick_agent", "pick_call"
 
 
 @dataclass(slots=True)
@@ -57,9 +60,10 @@ def _pick_agent(strategy: Strategy, call: CallRecord, now_ms: int,
 
 
 class Dispatcher:
-    def __init__(self, store: Store, strategies: StrategyRegistry) -> None:
+    def __init__(self, store: Store, strategies: StrategyRegistry, metrics: Metrics) -> None:
         self.store = store
         self.strategies = strategies
+        self.metrics = metrics
 
     async def settle(self, tenant: str, wakes: Iterable[Wake], now_ms: int) -> Outcome:
         outcome = Outcome()
@@ -71,6 +75,8 @@ class Dispatcher:
             else:
                 reply = await self._route_agent(tenant, wake, now_ms, outcome)
             if reply is not None and reply.call is not None:
+                decision = PICK_AGENT if isinstance(wake, CallWake) else PICK_CALL
+                self.metrics.decisions.labels(tenant, decision).inc()
                 outcome.offered[reply.call.id] = reply.call
                 agent_id = reply.call.agent_id or (reply.call.offer and reply.call.offer.agent_id)
                 if agent_id and reply.agent is not None:
@@ -101,6 +107,7 @@ class Dispatcher:
                 if reply.error is None:
                     return reply
                 outcome.conflicts += 1
+                self.metrics.claim_conflicts.labels(tenant, PICK_AGENT).inc()
                 if reply.details.get("side") == "call":
                     return None
             elif len(agents) < limit:
@@ -129,6 +136,7 @@ class Dispatcher:
                 if reply.error is None:
                     return reply
                 outcome.conflicts += 1
+                self.metrics.claim_conflicts.labels(tenant, PICK_CALL).inc()
                 if reply.details.get("side") == "agent":
                     return None
             elif len(calls) < limit:

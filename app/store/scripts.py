@@ -21,7 +21,7 @@ from app.store.records import Reply
 
 VERBS = (
     "enqueue", "claim", "accept", "reject", "abandon", "complete", "transfer", "patch",
-    "agent_state", "timer", "peek", "explain", "project_tenant", "upsert_queue",
+    "agent_state", "timer", "peek", "explain", "realtime", "project_tenant", "upsert_queue",
     "delete_queue", "upsert_agent", "delete_agent",
 )
 # Projection runs before the tenant is marked projected (its meta is written last).

@@ -8,6 +8,7 @@ see it gone. On a manual clock, the clock moves to each timer's due time as it f
 
 from __future__ import annotations
 
+from app.routing.records import opt_int
 from app.runtime import Runtime
 
 
@@ -43,6 +44,9 @@ async def fire_due(rt: Runtime, tenant: str, limit_ms: int, *, manual: bool,
             member = reply.peek
             continue
         fired += 1
+        # A manual clock moves to each timer's due time: only the wall-clock sweep is late.
+        if not manual and (due_ms := opt_int(reply.details.get("due_ms"))) is not None:
+            rt.metrics.timer_fired(reply.fired, reply.now_ms - due_ms)
         await rt.settle(tenant, reply)
         member = reply.next_timer
     return fired

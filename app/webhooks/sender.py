@@ -185,6 +185,7 @@ class Sender:
                 result = await post(self.client, hook.url, hook.secret, delivery.event_id,
                                     body, allow_private=s.webhook_allow_private,
                                     timeout_s=s.webhook_timeout_s)
+            self.rt.metrics.webhook_duration.observe(result.latency_ms / 1000)
             sent.append((delivery, hook, result))
             if not result.ok:
                 return sent, [d for d, _ in line[i + 1:]]
@@ -200,6 +201,7 @@ class Sender:
         health: dict[tuple[str, str], tuple[Webhook, Result]] = {}
         changes: list[dict[str, Any]] = []
         tries: list[dict[str, Any]] = []
+        outcomes: list[tuple[Webhook, str]] = []  # for the metrics, once committed
         for delivery, hook, result in sent:
             attempts = delivery.attempts + 1
             change: dict[str, Any] = {
@@ -209,10 +211,13 @@ class Sender:
                 "next_attempt_at": delivery.next_attempt_at}
             if result.ok:
                 change.update(status="delivered", done_at=now)
+                outcomes.append((hook, "delivered"))
             elif now - _aware(delivery.created_at) >= timedelta(
                     seconds=s.webhook_retry_window_s):
                 change.update(status="failed", done_at=now)  # given up: the line moves on
+                outcomes.append((hook, "gave_up"))
             else:
+                outcomes.append((hook, "retrying"))
                 wait = backoff_s(attempts, s.webhook_backoff_base_s, s.webhook_backoff_max_s)
                 change["next_attempt_at"] = now + timedelta(
                     seconds=max(wait, result.retry_after_s or 0))
@@ -239,6 +244,11 @@ class Sender:
                 reason = await self._health(session, hook, result, now)
                 if reason:
                     paused.append((hook, reason))
+        stopped = {(hook.tenant_id, hook.id) for hook, _ in paused}
+        for hook, outcome in outcomes:  # a retry that waits for a resume now counts as paused
+            if outcome == "retrying" and (hook.tenant_id, hook.id) in stopped:
+                outcome = "paused"
+            self.rt.metrics.webhook_attempts.labels(hook.tenant_id, outcome).inc()
         return paused
 
     async def _health(self, session: Any, hook: Webhook, result: Result,
