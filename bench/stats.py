@@ -1,15 +1,17 @@
 """How fast the statistics endpoints (`GET /v1/stats/queues`, `GET /v1/stats/agents`) answer
 for a month of real calls, on PostgreSQL and on SQLite side by side.
 
-    .venv/bin/python bench/stats.py
+    .venv/bin/python bench/stats.py [--data ../shared/data/anonymous-bank-1999-01.tsv]
 
-The month is January 1999 of the "Anonymous Bank" call centre (/work/shared/data, 31,599
-calls; README.md there). Starts its own redis-server (loopback, free port, no persistence;
-stopped by PID on exit, errors included), creates a fresh PostgreSQL database `sb_bench_<hex>`
-on 127.0.0.1:5432 (user postgres; dropped at the end, errors included) and a SQLite file in a
-temporary directory, and migrates both. For each database the app runs in process over httpx
-(ASGI): one tenant (time zone UTC), a queue per call `type` and an agent per server name
-through the API, then the month goes straight into SQL (SQLAlchemy Core, in chunks):
+The month is January 1999 of the "Anonymous Bank" call centre (31,599 calls; by default the
+file beside this checkout, `../shared/data/`, where a README describes the columns).
+
+Starts its own redis-server (loopback, free port, no persistence; stopped by PID on exit,
+errors included), creates a fresh PostgreSQL database `sb_bench_<hex>` on 127.0.0.1:5432 (user
+postgres; dropped at the end, errors included) and a SQLite file in a temporary directory, and
+migrates both. For each database the app runs in process over httpx (ASGI): one tenant (time
+zone UTC), a queue per call `type` and an agent per server name through the API, then the month
+goes straight into SQL (SQLAlchemy Core, in chunks):
 
 - `call_legs`: one per call that reached a queue. A call served without queueing enters at
   its service start with wait 0; a call that neither queued nor was served is left out.
@@ -30,6 +32,7 @@ a failed check.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 import hashlib
@@ -63,7 +66,7 @@ from app.runtime import Runtime  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.common import HOST, free_port, start_redis, stop  # noqa: E402
 
-DATA = Path("/work/shared/data/anonymous-bank-1999-01.tsv")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "anonymous-bank-1999-01.tsv"
 RESULTS = ROOT / "bench" / "results" / "stats.json"
 PG_ADMIN_URL = f"postgresql+asyncpg://postgres@{HOST}:5432/postgres"
 ADMIN = "bench-admin-token"
@@ -427,6 +430,13 @@ async def bench(redis_port: int, sqlite_dir: str) -> Json:
 
 
 def main() -> int:
+    global DATA
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="the month, as a TSV file")
+    DATA = parser.parse_args().data
+    if not DATA.is_file():
+        print(f"{DATA}: no such file (give --data)", file=sys.stderr)
+        return 2
     if shutil.which("redis-server") is None:
         print("redis-server not found", file=sys.stderr)
         return 2

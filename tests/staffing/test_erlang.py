@@ -1,5 +1,6 @@
-"""Erlang C and Erlang A against the reference values of /work/shared/validation/ERLANG.md
-(E1–E4), at scale, and against a birth–death chain solved the naive way."""
+"""Erlang C and Erlang A against published reference values (E1–E4: Call Centre Helper's
+worked example, a widely copied Erlang C example, a hand recursion, pyworkforce's Erlang A
+regression values), at scale, and against a birth–death chain solved the naive way."""
 
 from __future__ import annotations
 
