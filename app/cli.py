@@ -150,6 +150,20 @@ def cmd_erlang(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from app.simulation.command import Options, run
+
+    if bool(args.url) != bool(args.api_key):
+        print("error: --url and --api-key go together (a manual-clock tenant's key)",
+              file=sys.stderr)
+        return 2
+    return asyncio.run(run(Options(
+        scenario=Path(args.scenario), seed=args.seed, url=args.url, api_key=args.api_key,
+        redis_url=args.redis_url, report=Path(args.report) if args.report else None,
+        json=Path(args.json) if args.json else None, skip_bad_rows=args.skip_bad_rows,
+        progress=not args.quiet and sys.stderr.isatty())))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -194,6 +208,21 @@ def parser() -> argparse.ArgumentParser:
     erlang.add_argument("--agents", type=int, help="predict for this many agents")
     erlang.add_argument("--json", action="store_true", help="the API's JSON answer")
     erlang.set_defaults(func=cmd_erlang)
+
+    sim = sub.add_parser("simulate", help="run a scenario through the routing engine on a "
+                                          "manual clock (docs/simulation.md)")
+    sim.add_argument("scenario", help="a scenario file, YAML or JSON (see examples/)")
+    sim.add_argument("--seed", type=int, help="instead of the scenario's own")
+    sim.add_argument("--url", help="a running Switchboard instead of this process")
+    sim.add_argument("--api-key", help="with --url: the key of a manual-clock tenant")
+    sim.add_argument("--redis-url", default="memory://",
+                     help="in process: the Redis to use (default: embedded)")
+    sim.add_argument("--report", help="the HTML report (default: SCENARIO.report.html)")
+    sim.add_argument("--json", help="also write every call's outcome here")
+    sim.add_argument("--skip-bad-rows", action="store_true",
+                     help="leave out (and count) malformed trace rows instead of refusing")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(func=cmd_simulate)
     return p
 
 

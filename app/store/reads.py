@@ -114,6 +114,14 @@ async def tenants(redis: Redis) -> list[str]:
     return sorted(_text(members))
 
 
+async def forget_tenant(redis: Redis, tenant: str) -> None:
+    """Remove every key of a tenant from Redis (a simulation's tenant, when it is done)."""
+    found = [k async for k in redis.scan_iter(match=keys.prefix(tenant) + "*")]
+    if found:
+        await redis.delete(*found)
+    await redis.srem(keys.TENANTS, tenant)
+
+
 async def mark_projected(redis: Redis, tenant: str) -> None:
     await redis.sadd(keys.TENANTS, tenant)
 

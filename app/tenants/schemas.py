@@ -13,7 +13,7 @@ from app.schemas import Id, Lax, Name, Strict, Timestamp
 def _known_zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory
         raise ValueError(f"unknown time zone {name!r} (an IANA name such as "
                          "'Europe/Madrid')") from None
     return name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
@@ -19,6 +20,9 @@ MAX_ADVANCE_S = 366 * 86_400
 class ClockView(BaseModel):
     mode: ClockMode
     now: Timestamp
+    next_timer_at: Timestamp | None = Field(
+        None, description="When the tenant's next timer (offer expiry, wrap-up end, max wait, "
+        "...) is due; a simulation advances a manual clock to it to see what happens then.")
 
 
 class Advance(Strict):
@@ -50,9 +54,14 @@ async def _mode_and_now(rt: Runtime, tenant: str) -> tuple[ClockMode, int]:
     return ClockMode.wall, rt.clock.now_ms()
 
 
+async def _next_timer(rt: Runtime, tenant: str) -> datetime | None:
+    first = await reads.first_timer(rt.redis, tenant)
+    return None if first is None else to_datetime(first[1])
+
+
 async def get_clock(rt: Runtime, tenant: str) -> ClockView:
     mode, now = await _mode_and_now(rt, tenant)
-    return ClockView(mode=mode, now=to_datetime(now))
+    return ClockView(mode=mode, now=to_datetime(now), next_timer_at=await _next_timer(rt, tenant))
 
 
 async def advance(rt: Runtime, tenant: str, body: Advance) -> Advanced:
@@ -69,4 +78,5 @@ async def advance(rt: Runtime, tenant: str, body: Advance) -> Advanced:
                       f"{rfc3339(now)}; advance in steps")
     fired = await fire_due(rt, tenant, target, manual=True)
     _, after = await _mode_and_now(rt, tenant)
-    return Advanced(mode=mode, now=to_datetime(after), fired=fired)
+    return Advanced(mode=mode, now=to_datetime(after), fired=fired,
+                    next_timer_at=await _next_timer(rt, tenant))

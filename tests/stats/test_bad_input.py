@@ -79,6 +79,8 @@ async def test_time_zone_must_be_a_known_iana_name(service: Api, tenant: TenantA
     problem = expect(await tenant.request("PATCH", "/v1/tenant", {"time_zone": "Mars/Base"}),
                      422)
     assert "unknown time zone 'Mars/Base'" in problem["detail"]
+    problem = expect(await tenant.request("PATCH", "/v1/tenant", {"time_zone": "Europe"}), 422)
+    assert "unknown time zone 'Europe'" in problem["detail"]
     assert expect(await tenant.request("GET", "/v1/tenant"), 200)["time_zone"] == "UTC"
     created = expect(await service.http.post(
         "/v1/tenants", json={"id": "tz-bad", "time_zone": "CET+"},

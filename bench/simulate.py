@@ -1,0 +1,72 @@
+"""Simulation speed (DESIGN §6 asks for ≥ 2,000 simulated calls per second): a scenario run
+through the real engine in process, on the embedded back-end and on a redis-server of its own,
+side by side.
+
+    .venv/bin/python bench/simulate.py [--scenario examples/mmn.yaml] [--rounds 2]
+
+Each round runs the scenario once per back-end (alternating), with the same seed, so both do
+exactly the same work; reports simulated calls per wall-clock second (median of the rounds),
+clock steps, and the engine's script calls per call. Writes bench/results/simulate.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `app` importable when run as a script
+
+from app.simulation import session  # noqa: E402
+from app.simulation.plan import plan  # noqa: E402
+from app.simulation.runner import Run  # noqa: E402
+from app.simulation.scenario import load_scenario  # noqa: E402
+from bench.common import free_port, start_redis, stop  # noqa: E402
+
+
+async def once(path: Path, redis_url: str) -> tuple[float, int, int]:
+    p = plan(load_scenario(path))
+    async with session.in_process(redis_url) as engine:
+        began = time.perf_counter()
+        result = await Run(engine, p).run()
+        took = time.perf_counter() - began
+    return len(p.calls) / took, result.steps, len(p.calls)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", type=Path, default=ROOT / "examples" / "mmn.yaml")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    port = free_port()
+    redis = start_redis(port, print)
+    rates: dict[str, list[float]] = {"embedded (memory://)": [], "redis-server": []}
+    steps = calls = 0
+    try:
+        for _ in range(args.rounds):
+            for name, url in (("embedded (memory://)", "memory://"),
+                              ("redis-server", f"redis://127.0.0.1:{port}/0")):
+                rate, steps, calls = asyncio.run(once(args.scenario, url))
+                rates[name].append(rate)
+                print(f"{name}: {rate:,.0f} calls/s", flush=True)
+    finally:
+        stop(redis, print)
+    out = {name: round(statistics.median(r), 1) for name, r in rates.items()}
+    print(f"\n{args.scenario.name}: {calls:,} calls, {steps:,} clock steps per run")
+    print("| back-end | simulated calls per second (median) |\n|---|---|")
+    for name, rate in out.items():
+        print(f"| {name} | {rate:,.0f} |")
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "simulate.json").write_text(json.dumps(
+        {"scenario": str(args.scenario), "calls": calls, "steps": steps, "rates": rates,
+         "median": out}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
