@@ -25,7 +25,6 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +36,6 @@ sys.path[0] = str(ROOT)
 
 import httpx  # noqa: E402
 
-from app.main import create_app  # noqa: E402
-from app.settings import Settings  # noqa: E402
 from app.simulation.ciw_check import (  # noqa: E402
     HIGH,
     ciw_waits,
@@ -50,7 +47,7 @@ from app.simulation.ciw_check import (  # noqa: E402
 )
 from app.simulation.replay import Arrival, Replay  # noqa: E402
 from app.staffing import erlang  # noqa: E402
-from bench.common import free_port, start_redis, stop  # noqa: E402
+from bench.common import app_in_process  # noqa: E402
 
 ADMIN = "bench-admin-token"
 AGENTS = 20
@@ -177,22 +174,9 @@ def spread(model: Model, calls: int, runs: int) -> dict[str, float]:
 
 
 async def main(args: argparse.Namespace) -> list[dict[str, object]]:
-    port = free_port()
-    redis = start_redis(port, print)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(redis_url=f"redis://127.0.0.1:{port}/0",
-                                database_url=f"sqlite+aiosqlite:///{tmp}/sb.db",
-                                admin_token=ADMIN, background_tasks=False, log_level="WARNING")
-            app = create_app(settings)
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://sb",
-                                             timeout=60) as http:
-                    results = [await run_one(http, m, seed, args.calls)
-                               for m in MODELS if m.key in args.models for seed in args.seeds]
-    finally:
-        stop(redis, print)
+    async with app_in_process(ADMIN) as http:
+        results = [await run_one(http, m, seed, args.calls)
+                   for m in MODELS if m.key in args.models for seed in args.seeds]
     sigmas = {m.key: spread(m, args.calls, args.spread) for m in MODELS if m.key in args.models}
     for r in results:
         r["sigma"] = sigmas[str(r["model"])]

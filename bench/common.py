@@ -1,4 +1,5 @@
-"""What the benchmarks share: free loopback ports, their own redis-server, percentiles."""
+"""What the benchmarks share: free loopback ports, their own redis-server, percentiles, and the
+app in process on its own redis-server and a temporary SQLite."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 HOST = "127.0.0.1"
 
@@ -62,3 +65,30 @@ def stop(proc: subprocess.Popen[bytes], log: Callable[[str], None]) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+
+
+@contextlib.asynccontextmanager
+async def app_in_process(admin_token: str, log: Callable[[str], None] = print,
+                         **settings: Any) -> AsyncIterator[Any]:
+    """An httpx client on the app (lifespan run, background loops off) over a redis-server of
+    its own and SQLite in a temporary directory; everything stopped afterwards."""
+    import httpx
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    port = free_port()
+    redis = start_redis(port, log)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            app = create_app(Settings(**{
+                "redis_url": f"redis://{HOST}:{port}/0",
+                "database_url": f"sqlite+aiosqlite:///{tmp}/sb.db", "admin_token": admin_token,
+                "background_tasks": False, "log_level": "WARNING", **settings}))
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://sb",
+                                             timeout=60) as http:
+                    yield http
+    finally:
+        stop(redis, log)

@@ -18,7 +18,6 @@ import asyncio
 import dataclasses
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,11 +25,9 @@ sys.path.insert(0, str(ROOT))  # `app` importable when run as a script
 
 import httpx  # noqa: E402
 
-from app.main import create_app  # noqa: E402
-from app.settings import Settings  # noqa: E402
 from app.simulation.ewt import Scenario, Scores, score  # noqa: E402
 from app.simulation.replay import Replay  # noqa: E402
-from bench.common import free_port, start_redis, stop  # noqa: E402
+from bench.common import app_in_process  # noqa: E402
 
 ADMIN = "bench-admin-token"
 
@@ -63,30 +60,15 @@ async def run_one(http: httpx.AsyncClient, s: Scenario, seed: int) -> Scores:
 
 
 async def main(args: argparse.Namespace) -> list[dict[str, object]]:
-    port = free_port()
-    redis = start_redis(port, print)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(redis_url=f"redis://127.0.0.1:{port}/0",
-                                database_url=f"sqlite+aiosqlite:///{tmp}/sb.db",
-                                admin_token=ADMIN, background_tasks=False, log_level="WARNING")
-            app = create_app(settings)
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://sb",
-                                             timeout=60) as http:
-                    results = []
-                    for s in scenarios(args.calls):
-                        for seed in args.seeds:
-                            r = await run_one(http, s, seed)
-                            results.append({**dataclasses.asdict(r), "scenario": s.name,
-                                            "seed": seed})
-                            print(f"{s.name} seed {seed}: {r.scored} scored, "
-                                  f"engine {r.engine}, (n+1)AHT/N {r.position_rate}, "
-                                  f"learnt {r.position_rate_learnt}, "
-                                  f"queue average {r.queue_average}", flush=True)
-    finally:
-        stop(redis, print)
+    results: list[dict[str, object]] = []
+    async with app_in_process(ADMIN) as http:
+        for s in scenarios(args.calls):
+            for seed in args.seeds:
+                r = await run_one(http, s, seed)
+                results.append({**dataclasses.asdict(r), "scenario": s.name, "seed": seed})
+                print(f"{s.name} seed {seed}: {r.scored} scored, engine {r.engine}, "
+                      f"(n+1)AHT/N {r.position_rate}, learnt {r.position_rate_learnt}, "
+                      f"queue average {r.queue_average}", flush=True)
     return results
 
 

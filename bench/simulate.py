@@ -6,7 +6,8 @@ side by side.
 
 Each round runs the scenario once per back-end (alternating), with the same seed, so both do
 exactly the same work; reports simulated calls per wall-clock second (median of the rounds),
-clock steps, and the engine's script calls per call. Writes bench/results/simulate.json.
+clock steps, and the scripts and commands per call (counted by the redis-server).
+Writes bench/results/simulate.json.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `app` importable when run as a script
 
+from redis.asyncio import Redis  # noqa: E402
+
 from app.simulation import session  # noqa: E402
 from app.simulation.plan import plan  # noqa: E402
 from app.simulation.runner import Run  # noqa: E402
@@ -29,13 +32,30 @@ from app.simulation.scenario import load_scenario  # noqa: E402
 from bench.common import free_port, start_redis, stop  # noqa: E402
 
 
-async def once(path: Path, redis_url: str) -> tuple[float, int, int]:
+async def _commands(redis_url: str) -> tuple[int, int]:
+    """Scripts run (EVALSHA) and all commands, scripts' own included, so far (INFO)."""
+    client = Redis.from_url(redis_url)
+    try:
+        scripts = (await client.info("commandstats")).get("cmdstat_evalsha", {})
+        total = (await client.info("stats"))["total_commands_processed"]
+        return int(scripts.get("calls", 0)), int(total)
+    finally:
+        await client.aclose()
+
+
+async def once(path: Path,
+               redis_url: str) -> tuple[float, int, int, tuple[int, int] | None]:
+    """Calls per second, clock steps, calls, and (on a real server) scripts and commands."""
     p = plan(load_scenario(path))
+    real = redis_url.startswith("redis")
+    before = await _commands(redis_url) if real else (0, 0)
     async with session.in_process(redis_url) as engine:
         began = time.perf_counter()
         result = await Run(engine, p).run()
         took = time.perf_counter() - began
-    return len(p.calls) / took, result.steps, len(p.calls)
+    after = await _commands(redis_url) if real else None
+    counted = None if after is None else (after[0] - before[0], after[1] - before[1])
+    return len(p.calls) / took, result.steps, len(p.calls), counted
 
 
 def main() -> None:
@@ -47,24 +67,30 @@ def main() -> None:
     redis = start_redis(port, print)
     rates: dict[str, list[float]] = {"embedded (memory://)": [], "redis-server": []}
     steps = calls = 0
+    commands: tuple[int, int] | None = None
     try:
         for _ in range(args.rounds):
             for name, url in (("embedded (memory://)", "memory://"),
                               ("redis-server", f"redis://127.0.0.1:{port}/0")):
-                rate, steps, calls = asyncio.run(once(args.scenario, url))
+                rate, steps, calls, counted = asyncio.run(once(args.scenario, url))
+                commands = counted if counted is not None else commands
                 rates[name].append(rate)
                 print(f"{name}: {rate:,.0f} calls/s", flush=True)
     finally:
         stop(redis, print)
     out = {name: round(statistics.median(r), 1) for name, r in rates.items()}
     print(f"\n{args.scenario.name}: {calls:,} calls, {steps:,} clock steps per run")
+    if commands:
+        print(f"redis-server, per call (set-up included): {commands[0] / calls:.1f} scripts "
+              f"run, {commands[1] / calls:.1f} commands (the scripts' own included)")
     print("| back-end | simulated calls per second (median) |\n|---|---|")
     for name, rate in out.items():
         print(f"| {name} | {rate:,.0f} |")
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / "simulate.json").write_text(json.dumps(
-        {"scenario": str(args.scenario), "calls": calls, "steps": steps, "rates": rates,
+        {"scenario": str(args.scenario), "calls": calls, "steps": steps,
+         "redis_commands": commands, "rates": rates,
          "median": out}, indent=2))
 
 

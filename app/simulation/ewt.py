@@ -88,5 +88,7 @@ def score(scenario: Scenario, outcomes: list[Outcome]) -> Scores:
         standard.append((o.position * scenario.aht_s / scenario.agents, wait))
         learnt.append((o.position * (o.aht_s or 0.0) / scenario.agents, wait))
         average.append((queue_average, wait))
+    if not engine:
+        raise ValueError(f"{scenario.name}: no call waited; simulate more calls")
     return Scores(scenario, len(engine), round(sum(w for _, w in engine) / len(engine), 2),
                   _errors(engine), _errors(standard), _errors(learnt), _errors(average))

@@ -44,6 +44,16 @@ def _series(per_interval: dict[int, figures.Sums], rng: Range,
     return {"start": start, "end": end, **figure(figures.total(per_interval))}, rows
 
 
+def _each(names: list[str], sums: dict[str, dict[int, figures.Sums]], rng: Range,
+          figure: Any, key: str) -> list[dict[str, Any]]:
+    """A total and every interval for each name (queue or agent), in order."""
+    out = []
+    for name in names:
+        total, rows = _series(sums.get(name, {}), rng, figure)
+        out.append({key: name, "total": total, "intervals": rows})
+    return out
+
+
 async def _queue_sums(rt: Runtime, tenant: str, rng: Range, queues: list[str] | None,
                       short_ms: int) -> dict[str, dict[int, figures.Sums]]:
     async with rt.db.sessions() as session:
@@ -72,10 +82,7 @@ async def queue_stats(rt: Runtime, tenant: str, start: datetime, end: datetime,
     sums = await _queue_sums(rt, tenant, rng, None if queue is None else [queue],
                              round(short_abandon_s * 1000))
     names = [queue] if queue is not None else sorted({*configured, *sums})
-    out = []
-    for name in names:
-        total, rows = _series(sums.get(name, {}), rng, figures.queue_figures)
-        out.append({"queue": name, "total": total, "intervals": rows})
+    out = _each(names, sums, rng, figures.queue_figures, "queue")
     return QueueStatsReport.model_validate({
         "from": to_datetime(rng.start_ms), "to": to_datetime(rng.end_ms),
         "interval_s": interval_s, "time_zone": zone, "short_abandon_s": short_abandon_s,
@@ -101,10 +108,7 @@ async def agent_stats(rt: Runtime, tenant: str, start: datetime, end: datetime,
             for i, sums in per.items():
                 figures.add(merged.setdefault(name, {}).setdefault(i, {}), sums)
     names = [agent] if agent is not None else sorted({*configured, *merged})
-    out = []
-    for name in names:
-        total, rows = _series(merged.get(name, {}), rng, figures.agent_figures)
-        out.append({"agent_id": name, "total": total, "intervals": rows})
+    out = _each(names, merged, rng, figures.agent_figures, "agent_id")
     return AgentStatsReport.model_validate({
         "from": to_datetime(rng.start_ms), "to": to_datetime(rng.end_ms),
         "interval_s": interval_s, "time_zone": zone, "agents": out})
