@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from fastapi import FastAPI
@@ -16,7 +17,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.runtime import Runtime
 
-REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+def _worker_redis_url(url: str) -> str:
+    """Under pytest-xdist each worker takes its own database of the test Redis (gw0 → 0,
+    gw1 → 1, ...), so one worker's background sweeps never meet another's tenants."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not url.startswith("redis://"):
+        return url
+    return urlunsplit(urlsplit(url)._replace(path=f"/{int(worker[2:])}"))
+
+
+REDIS_URL = _worker_redis_url(
+    os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
 PG_URL = os.environ.get("SWITCHBOARD_TEST_DATABASE_URL",
                         "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 ADMIN_TOKEN = "test-admin-token"
