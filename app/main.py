@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from redis.exceptions import ClusterDownError, MasterDownError, RedisClusterException, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
@@ -45,6 +46,10 @@ from app.timers.endpoints import router as clock_router
 from app.webhooks.endpoints import router as webhooks_router
 
 log = structlog.get_logger("switchboard")
+
+# Redis (or a Redis Cluster's shard) cannot answer now: 503, and the client retries.
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError,
+              MasterDownError, RedisClusterException)
 
 DESCRIPTION = """Switchboard routes calls to agents: telephony front-ends post arrivals,
 agent desktops set states, and Switchboard offers each call to the right agent, atomically.
@@ -116,14 +121,18 @@ def _install_error_handlers(app: FastAPI) -> None:
                         str(exc.detail), str(exc.detail))
 
     async def unavailable(_: Request, exc: Exception) -> JSONResponse:
-        backend = "Redis" if isinstance(exc, RedisConnectionError | RedisTimeoutError) else "SQL"
+        backend = "Redis" if isinstance(exc, REDIS_DOWN) else "SQL"
         log.warning("backend unavailable", backend=backend, error=str(exc))
-        return _problem(503, "backend-unavailable", "Backend unavailable",
-                        f"{backend} is unreachable; retry shortly.", backend=backend)
+        detail = f"{backend} is unreachable; retry shortly."
+        if backend == "Redis" and "No connection available" in str(exc):
+            # The pool's wait ran out: Redis is up, this process has every connection busy.
+            detail = ("Every Redis connection of this replica is busy; retry shortly "
+                      "(SWITCHBOARD_REDIS_MAX_CONNECTIONS sets the pool size).")
+        return _problem(503, "backend-unavailable", "Backend unavailable", detail,
+                        backend=backend)
 
     # asyncpg lets a refused or timed-out connection surface as the builtin errors.
-    for exc_type in (RedisConnectionError, RedisTimeoutError, OperationalError, DBAPIError,
-                     ConnectionError, TimeoutError):
+    for exc_type in (*REDIS_DOWN, OperationalError, DBAPIError, ConnectionError, TimeoutError):
         app.add_exception_handler(exc_type, unavailable)
 
     @app.exception_handler(Exception)
@@ -171,7 +180,7 @@ def create_app(settings: Settings | None = None, clock: WallClock | None = None)
 
     @app.get("/readyz", tags=["operations"], summary="Redis and SQL reachable, scripts loaded")
     async def readyz(rt: RuntimeDep) -> dict[str, str]:
-        await rt.redis.ping()
+        await rt.store.ping()
         async with rt.db.sessions() as session:
             await session.execute(text("SELECT 1"))
         await rt.store.load()

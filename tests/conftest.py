@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from app.db.migrate import upgrade
 from app.main import create_app
 from app.settings import Settings
-from app.store import keys
+from app.store import reads
+from app.store.connection import open_redis
+from tests.clusters import RedisClusterProcesses
 from tests.support import ADMIN_TOKEN, REDIS_URL, Api, TenantApi, fresh_postgres
 
 BACKENDS = ["redis+postgresql", "memory+sqlite"]
@@ -40,12 +41,29 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcesses]:
+    """Three primaries on loopback ports, for the tests parametrized with "cluster+postgresql"
+    (started once per test process, on first use)."""
+    cluster = RedisClusterProcesses(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def make_settings(backend: str, postgres_url: str, sqlite_url: str) -> Callable[..., Settings]:
+def make_settings(request: pytest.FixtureRequest, backend: str, postgres_url: str,
+                  sqlite_url: str) -> Callable[..., Settings]:
+    real = backend != "memory+sqlite"
+    redis_url = {"redis+postgresql": REDIS_URL, "memory+sqlite": "memory://"}.get(backend)
+    if backend == "cluster+postgresql":
+        redis_url = request.getfixturevalue("redis_cluster").url
+
     def make(**overrides: Any) -> Settings:
-        real = backend == "redis+postgresql"
         values: dict[str, Any] = {
-            "redis_url": REDIS_URL if real else "memory://",
+            "redis_url": redis_url,
             "database_url": postgres_url if real else sqlite_url,
             "admin_token": ADMIN_TOKEN, "auto_migrate": False, "background_tasks": False,
             "project_on_start": False, "log_level": "WARNING", **overrides,
@@ -59,13 +77,10 @@ async def forget_tenants(redis_url: str, tenants: list[str]) -> None:
     """Remove what the tests' tenants left in a shared Redis."""
     if not redis_url.startswith("redis"):
         return
-    redis = Redis.from_url(redis_url)
+    redis = open_redis(redis_url)
     try:
         for tenant in tenants:
-            found = [k async for k in redis.scan_iter(match=keys.prefix(tenant) + "*")]
-            if found:
-                await redis.delete(*found)
-            await redis.srem(keys.TENANTS, tenant)
+            await reads.forget_tenant(redis, tenant)
     finally:
         await redis.aclose()
 

@@ -40,8 +40,8 @@ async def running(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize("backend", ["redis+postgresql"])
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("backend", ["redis+postgresql", "cluster+postgresql"])
 async def test_two_instances_one_redis_under_load(
         make_settings: Callable[..., Settings]) -> None:
     started = time.monotonic()

@@ -98,7 +98,7 @@ async def trim_acknowledged(redis: Redis, tenant: str, keep_after_ms: int) -> st
 
 
 async def lags(redis: Redis, tenants: Iterable[str]) -> list[GroupLag]:
-    """Every group's lag on the tenants' streams, in two pipelined round trips: XINFO GROUPS
+    """Every group's lag on the tenants' streams, in three round trips: XINFO GROUPS
     (its `lag` and `pending`), then the oldest unacknowledged id of each group behind (its
     first pending, else the first not yet delivered). Ages are by the Redis server's clock,
     which made the ids. A stream no consumer has read yet has no groups and is left out.
@@ -110,8 +110,8 @@ async def lags(redis: Redis, tenants: Iterable[str]) -> list[GroupLag]:
     pipe = redis.pipeline(transaction=False)
     for tenant in names:
         pipe.xinfo_groups(_stream(tenant))
-    pipe.time()
-    *infos, (seconds, micros) = await pipe.execute(raise_on_error=False)
+    infos = await pipe.execute(raise_on_error=False)
+    seconds, micros = await redis.time()  # (a cluster pipeline takes only commands with keys)
     now_ms = int(seconds) * 1000 + int(micros) // 1000
     rows: list[tuple[str, str, int, bool]] = []  # tenant, group, unacknowledged, asked
     pipe = redis.pipeline(transaction=False)
