@@ -178,13 +178,21 @@ def create_app(settings: Settings | None = None, clock: WallClock | None = None)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Redis and SQL reachable, scripts loaded")
+    @app.get("/readyz", tags=["operations"], summary="Redis reachable, scripts loaded",
+             description="503 while Redis cannot answer. SQL is reported in `sql` but does "
+                         "not make the replica unready: routing goes on while SQL is down, "
+                         "and the history catches up when it is back (DESIGN §5).")
     async def readyz(rt: RuntimeDep) -> dict[str, str]:
         await rt.store.ping()
-        async with rt.db.sessions() as session:
-            await session.execute(text("SELECT 1"))
         await rt.store.load()
-        return {"status": "ready"}
+        try:
+            async with rt.db.sessions() as session:
+                await session.execute(text("SELECT 1"))
+            sql = "ok"
+        except (OperationalError, DBAPIError, OSError) as e:
+            log.warning("readiness: SQL unreachable", error=str(e))
+            sql = "unreachable"
+        return {"status": "ready", "sql": sql}
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
              response_class=Response,

@@ -39,6 +39,11 @@ async def test_routing_goes_on_while_sql_is_down(make_settings: Callable[..., Se
             await tenant.advance(2)
             assert (await tenant.call(call["id"]))["state"] == "completed"
 
+            # The replica stays in service: readiness reports SQL but does not fail on it.
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json() == {"status": "ready", "sql": "unreachable"}
+
             refused = await tenant.request("PUT", "/v1/queues/other", {})
             assert refused.status_code == 503
             assert refused.json()["type"] == "/problems/backend-unavailable"

@@ -69,7 +69,7 @@ async def snapshot(t: TenantApi, ids: dict[str, str]) -> dict[str, Any]:
 
 async def test_healthz_and_readyz(service: Api) -> None:
     assert expect(await service.http.get("/healthz"), 200) == {"status": "ok"}
-    assert expect(await service.http.get("/readyz"), 200) == {"status": "ready"}
+    assert expect(await service.http.get("/readyz"), 200) == {"status": "ready", "sql": "ok"}
 
 
 @pytest.mark.parametrize("method,path", [("GET", "/v1/nowhere"), ("POST", "/v2/calls"),

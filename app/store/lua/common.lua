@@ -68,11 +68,18 @@ local function now_ms()
   return WALL_MS
 end
 
--- Ids of calls, offers, queue entries and wrap-ups: one counter per tenant, started at
--- wall-ms × 1000 when the tenant is projected, so ids stay unique across a Redis that lost its
--- data, and sort in creation order (fixed width).
+-- Ids of calls, offers, queue entries and wrap-ups: one counter per tenant that never falls
+-- below wall-ms × 1000, so ids sort in creation order (fixed width) and stay unique across a
+-- Redis that lost its data or its last second of writes (AOF everysec after a crash): the
+-- counter comes back behind, the clock does not.
 local function next_id(prefix)
-  return prefix .. string.format('%016d', redis.call('INCR', K_SEQ))
+  local n = redis.call('INCR', K_SEQ)
+  local floor = WALL_MS * 1000
+  if n < floor then
+    n = floor
+    redis.call('SET', K_SEQ, n)
+  end
+  return prefix .. string.format('%016d', n)
 end
 
 local function load(hash, id)
