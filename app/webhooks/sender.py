@@ -114,8 +114,23 @@ class Sender:
         self.rt = rt
         self.client = client or httpx.AsyncClient(follow_redirects=False)
         self._slots = asyncio.Semaphore(rt.settings.webhook_concurrency)
+        self._leased: set[tuple[str, str, str]] = set()  # leased, outcome not yet recorded
 
     async def close(self) -> None:
+        """Give back the leases of a pass cut short (a replica stopping), so another replica
+        sends those deliveries now instead of after the lease runs out."""
+        if self._leased:
+            d = WebhookDelivery
+            try:
+                async with self.rt.db.sessions.begin() as session:
+                    await session.execute(
+                        update(d).where(tuple_(d.tenant_id, d.webhook_id, d.event_id).in_(
+                            sorted(self._leased)), d.status == "pending")
+                        .values(locked_until=None))
+                self._leased.clear()
+            except Exception:  # SQL away: the leases run out by themselves
+                log.warning("webhook leases not given back", leases=len(self._leased),
+                            exc_info=True)
         await self.client.aclose()
 
     async def step(self) -> int:
@@ -133,6 +148,7 @@ class Sender:
             for hook, reason in await self._record(sent, held):
                 await append_event(self.rt, hook.tenant_id, "webhook.paused",
                                    {"webhook_id": hook.id, "reason": reason})
+        self._leased.clear()  # recorded: each lease is released or the delivery is done
         return len(sent)
 
     async def _lease(self, now: datetime) -> list[list[tuple[WebhookDelivery, Webhook]]]:
@@ -163,15 +179,24 @@ class Sender:
                 .values(locked_until=now + LEASE)
                 .returning(d.tenant_id, d.webhook_id, d.event_id))
             taken = {(r[0], r[1], r[2]) for r in leased}
-        cut: set[tuple[str, str, str]] = set()
-        for delivery, hook in rows:
-            line = (delivery.tenant_id, delivery.webhook_id, delivery.line)
-            if line in cut:
-                continue
-            if (delivery.tenant_id, delivery.webhook_id, delivery.event_id) in taken:
-                lines.setdefault(line, []).append((delivery, hook))
-            else:
-                cut.add(line)
+            cut: set[tuple[str, str, str]] = set()
+            for delivery, hook in rows:
+                line = (delivery.tenant_id, delivery.webhook_id, delivery.line)
+                if line in cut:
+                    continue
+                if (delivery.tenant_id, delivery.webhook_id, delivery.event_id) in taken:
+                    lines.setdefault(line, []).append((delivery, hook))
+                else:
+                    cut.add(line)
+            kept = {(row.tenant_id, row.webhook_id, row.event_id)
+                    for line_rows in lines.values() for row, _ in line_rows}
+            # Rows leased behind one another sender took meanwhile must wait for it: give
+            # them back now, or that line would stand still until the lease ran out.
+            if taken - kept:
+                await session.execute(
+                    update(d).where(tuple_(d.tenant_id, d.webhook_id, d.event_id).in_(
+                        sorted(taken - kept))).values(locked_until=None))
+        self._leased |= kept
         return list(lines.values())
 
     async def _send_line(self, line: list[tuple[WebhookDelivery, Webhook]]

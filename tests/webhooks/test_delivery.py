@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from app.clock import to_datetime
 from app.webhooks.fanout import Fanout
 from app.webhooks.outbox import WebhookDelivery
 from app.webhooks.sender import Sender
@@ -223,3 +224,21 @@ async def test_finished_deliveries_and_attempts_are_forgotten_after_retention(
     assert left == ["pending"]  # the delivered one is gone; the one still retried stays
     attempts = expect(await t.request("GET", "/v1/webhooks/w1/deliveries"), 200)["attempts"]
     assert attempts == []
+
+
+async def test_a_sender_stopped_mid_pass_gives_its_leases_back(service: Api,
+                                                               hooks: Receiver) -> None:
+    """A replica that stops between leasing and sending (SIGTERM) lets another replica send
+    at once, not after the lease has run out."""
+    t = await service.tenant("manual")
+    secret = await subscribe(t, hooks.url, ["call.*"])
+    await traffic(t, calls=1)
+    rt = service.runtime
+    await Fanout(rt).tenant_step(t.id)
+    stopping = Sender(rt)
+    lines = await stopping._lease(to_datetime(rt.clock.now_ms()))
+    assert lines, "nothing leased"
+    assert await Sender(rt).step() == 0  # leased by the other sender: left alone
+    await stopping.close()  # stops before sending
+    assert await drain(service, t.id, seconds=5) == 0
+    assert len({p["id"] for p in hooks.verified(secret)}) == 4
