@@ -9,7 +9,13 @@ import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from redis.exceptions import ClusterDownError, MasterDownError, RedisClusterException, TryAgainError
+from redis.exceptions import (
+    ClusterDownError,
+    MasterDownError,
+    MaxConnectionsError,
+    RedisClusterException,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import text
@@ -124,8 +130,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         backend = "Redis" if isinstance(exc, REDIS_DOWN) else "SQL"
         log.warning("backend unavailable", backend=backend, error=str(exc))
         detail = f"{backend} is unreachable; retry shortly."
-        if backend == "Redis" and "No connection available" in str(exc):
-            # The pool's wait ran out: Redis is up, this process has every connection busy.
+        if isinstance(exc, MaxConnectionsError) or "No connection available" in str(exc):
+            # The pool is exhausted (a cluster's at once, a single server's after its wait):
+            # Redis is up, this process has every connection busy.
             detail = ("Every Redis connection of this replica is busy; retry shortly "
                       "(SWITCHBOARD_REDIS_MAX_CONNECTIONS sets the pool size).")
         return _problem(503, "backend-unavailable", "Backend unavailable", detail,

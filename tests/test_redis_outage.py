@@ -15,10 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio.cluster import RedisCluster
 
 from app.main import create_app
 from app.settings import Settings
-from tests.support import ADMIN_TOKEN, expect
+from app.store import keys
+from tests.conftest import forget_tenants
+from tests.support import ADMIN_TOKEN, expect, unique
 
 
 def free_port() -> int:
@@ -103,3 +106,36 @@ async def test_redis_outage_fails_fast_and_recovers(
         assert again.json()["queue"] == "q"
         assert again.json()["id"] != first["id"], "call ids must not repeat after data loss"
         assert (await http.get("/readyz")).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["redis+postgresql", "cluster+postgresql"], indirect=True)
+async def test_an_exhausted_redis_pool_says_so(make_settings: Callable[..., Settings]) -> None:
+    """Every connection busy is not Redis being down: the 503 says which it is."""
+    app = create_app(make_settings(redis_max_connections=1))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://sb") as http:
+        tenant = expect(await http.post("/v1/tenants", json={"id": unique("pool")},
+                                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}), 201)
+        auth = {"Authorization": f"Bearer {tenant['api_key']}"}
+        expect(await http.put("/v1/queues/q", json={}, headers=auth), 200)
+        redis = app.state.runtime.redis
+        if isinstance(redis, RedisCluster):
+            async def hold() -> None:  # the one connection to the tenant's shard blocks
+                await redis.blpop([keys.key(tenant["id"], "held")], timeout=9)
+
+            held = asyncio.create_task(hold())
+            await asyncio.sleep(0.2)
+            try:
+                busy = await http.post("/v1/calls", json={"queue": "q"}, headers=auth)
+            finally:
+                held.cancel()
+        else:  # the pool's one connection is taken: the request waits 5 s for it, in vain
+            connection = await redis.connection_pool.get_connection()
+            try:
+                busy = await http.post("/v1/calls", json={"queue": "q"}, headers=auth)
+            finally:
+                await redis.connection_pool.release(connection)
+        assert busy.status_code == 503, busy.text
+        assert busy.json()["backend"] == "Redis"
+        assert "connection of this replica is busy" in busy.json()["detail"]
+        await forget_tenants(make_settings().redis_url, [tenant["id"]])
