@@ -8,8 +8,12 @@ import json
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
@@ -50,11 +54,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             DRAINING.start()
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config("app.main:create_app", factory=True, host=args.host,
-                            port=args.port, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=args.graceful_timeout_s)
-    Server(config).run()
+    Server(serve_config(args)).run()
     return 0
+
+
+def serve_config(args: argparse.Namespace) -> uvicorn.Config:
+    """One uvicorn process, one event loop: a container runs one, the platform adds more."""
+    import uvicorn
+
+    return uvicorn.Config("app.main:create_app", factory=True, host=args.host,
+                          port=args.port, log_level="warning", access_log=False,
+                          timeout_graceful_shutdown=args.graceful_timeout_s,
+                          timeout_keep_alive=args.keep_alive_s)
 
 
 async def _create_tenant(tenant_id: str, name: str | None, clock: str) -> None:
@@ -171,6 +182,9 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--keep-alive-s", type=int, default=5,
+                       help="how long an idle client connection stays open; behind a load "
+                            "balancer, longer than its idle timeout (docs/deploy.md)")
     serve.add_argument("--graceful-timeout-s", type=int, default=20,
                        help="on SIGTERM, how long in-flight requests may finish")
     serve.set_defaults(func=cmd_serve)

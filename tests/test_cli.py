@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.cli import parser, serve_config
 from tests.processes import SWITCHBOARD, free_port
 from tests.support import expect
 
@@ -103,3 +104,14 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "tenants" not in tables
+
+
+def test_serve_runs_one_process_with_the_timeouts_given() -> None:
+    """The container's command line reaches uvicorn: one worker, the drain and keep-alive."""
+    default = serve_config(parser().parse_args(["serve"]))
+    assert (default.workers, default.timeout_keep_alive, default.timeout_graceful_shutdown) == (
+        1, 5, 20)
+    behind_lb = serve_config(parser().parse_args(
+        ["serve", "--host", "0.0.0.0", "--keep-alive-s", "65", "--graceful-timeout-s", "25"]))
+    assert (behind_lb.host, behind_lb.timeout_keep_alive,
+            behind_lb.timeout_graceful_shutdown) == ("0.0.0.0", 65, 25)
