@@ -6,7 +6,8 @@ side by side.
 
 Each round runs the scenario once per back-end (alternating), with the same seed, so both do
 exactly the same work; reports simulated calls per wall-clock second (median of the rounds),
-clock steps, and the scripts and commands per call (counted by the redis-server).
+clock steps, and the scripts, commands and Redis time inside the scripts per call (counted by
+the redis-server: its INFO commandstats).
 Writes bench/results/simulate.json.
 """
 
@@ -32,29 +33,32 @@ from app.simulation.scenario import load_scenario  # noqa: E402
 from bench.common import free_port, start_redis, stop  # noqa: E402
 
 
-async def _commands(redis_url: str) -> tuple[int, int]:
-    """Scripts run (EVALSHA) and all commands, scripts' own included, so far (INFO)."""
+async def _commands(redis_url: str) -> tuple[int, int, int]:
+    """Scripts run (EVALSHA), all commands (the scripts' own included) and the server's time
+    inside the scripts, in µs (with what they ran), so far (INFO)."""
     client = Redis.from_url(redis_url)
     try:
         scripts = (await client.info("commandstats")).get("cmdstat_evalsha", {})
         total = (await client.info("stats"))["total_commands_processed"]
-        return int(scripts.get("calls", 0)), int(total)
+        return int(scripts.get("calls", 0)), int(total), int(scripts.get("usec", 0))
     finally:
         await client.aclose()
 
 
 async def once(path: Path,
-               redis_url: str) -> tuple[float, int, int, tuple[int, int] | None]:
-    """Calls per second, clock steps, calls, and (on a real server) scripts and commands."""
+               redis_url: str) -> tuple[float, int, int, tuple[int, int, int] | None]:
+    """Calls per second, clock steps, calls, and (on a real server) scripts, commands and
+    the server's time inside the scripts (µs)."""
     p = plan(load_scenario(path))
     real = redis_url.startswith("redis")
-    before = await _commands(redis_url) if real else (0, 0)
+    before = await _commands(redis_url) if real else (0, 0, 0)
     async with session.in_process(redis_url) as engine:
         began = time.perf_counter()
         result = await Run(engine, p).run()
         took = time.perf_counter() - began
     after = await _commands(redis_url) if real else None
-    counted = None if after is None else (after[0] - before[0], after[1] - before[1])
+    counted = None if after is None else (after[0] - before[0], after[1] - before[1],
+                                          after[2] - before[2])
     return len(p.calls) / took, result.steps, len(p.calls), counted
 
 
@@ -67,7 +71,7 @@ def main() -> None:
     redis = start_redis(port, print)
     rates: dict[str, list[float]] = {"embedded (memory://)": [], "redis-server": []}
     steps = calls = 0
-    commands: tuple[int, int] | None = None
+    commands: tuple[int, int, int] | None = None
     try:
         for _ in range(args.rounds):
             for name, url in (("embedded (memory://)", "memory://"),
@@ -82,7 +86,9 @@ def main() -> None:
     print(f"\n{args.scenario.name}: {calls:,} calls, {steps:,} clock steps per run")
     if commands:
         print(f"redis-server, per call (set-up included): {commands[0] / calls:.1f} scripts "
-              f"run, {commands[1] / calls:.1f} commands (the scripts' own included)")
+              f"run, {commands[1] / calls:.1f} commands (the scripts' own included), "
+              f"{commands[2] / calls:,.0f} µs inside the scripts: whatever drives them, "
+              f"one Redis runs at most {calls * 1e6 / commands[2]:,.0f} simulated calls/s")
     print("| back-end | simulated calls per second (median) |\n|---|---|")
     for name, rate in out.items():
         print(f"| {name} | {rate:,.0f} |")
