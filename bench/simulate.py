@@ -19,6 +19,7 @@ import json
 import statistics
 import sys
 import time
+from importlib.resources import files
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,8 @@ from app.simulation import session  # noqa: E402
 from app.simulation.plan import plan  # noqa: E402
 from app.simulation.runner import Run  # noqa: E402
 from app.simulation.scenario import load_scenario  # noqa: E402
+from app.store import keys  # noqa: E402
+from app.store.scripts import PRELUDE  # noqa: E402
 from bench.common import free_port, start_redis, stop  # noqa: E402
 
 
@@ -62,6 +65,26 @@ async def once(path: Path,
     return len(p.calls) / took, result.steps, len(p.calls), counted
 
 
+async def prelude_us(redis_url: str, runs: int = 2000) -> float:
+    """Redis's time per script for the shared prelude alone (common.lua and lifecycle.lua,
+    then `return 1`), with a tenant's keys and a small request: what every script pays before
+    its verb runs."""
+    client = Redis.from_url(redis_url)
+    lua = files("app.store") / "lua"
+    source = "\n".join((lua / name).read_text() for name in PRELUDE) + "\nreturn 1"
+    fixed = keys.fixed("prelude-cost")
+    try:
+        sha = await client.script_load(source)
+        before = (await client.info("commandstats")).get("cmdstat_evalsha", {})
+        for _ in range(runs):
+            await client.evalsha(sha, len(fixed), *fixed, '{"limit":8,"queues":[]}', 0, 1000,
+                                 "unguarded")
+        after = (await client.info("commandstats"))["cmdstat_evalsha"]
+        return (int(after["usec"]) - int(before.get("usec", 0))) / runs
+    finally:
+        await client.aclose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", type=Path, default=ROOT / "examples" / "mmn.yaml")
@@ -80,6 +103,7 @@ def main() -> None:
                 commands = counted if counted is not None else commands
                 rates[name].append(rate)
                 print(f"{name}: {rate:,.0f} calls/s", flush=True)
+        prelude = asyncio.run(prelude_us(f"redis://127.0.0.1:{port}/0"))
     finally:
         stop(redis, print)
     out = {name: round(statistics.median(r), 1) for name, r in rates.items()}
@@ -89,6 +113,8 @@ def main() -> None:
               f"run, {commands[1] / calls:.1f} commands (the scripts' own included), "
               f"{commands[2] / calls:,.0f} µs inside the scripts: whatever drives them, "
               f"one Redis runs at most {calls * 1e6 / commands[2]:,.0f} simulated calls/s")
+        print(f"per script: {commands[2] / commands[0]:,.0f} µs, of which {prelude:,.0f} µs "
+              f"is the shared prelude alone")
     print("| back-end | simulated calls per second (median) |\n|---|---|")
     for name, rate in out.items():
         print(f"| {name} | {rate:,.0f} |")
@@ -96,7 +122,7 @@ def main() -> None:
     results.mkdir(exist_ok=True)
     (results / "simulate.json").write_text(json.dumps(
         {"scenario": str(args.scenario), "calls": calls, "steps": steps,
-         "redis_commands": commands, "rates": rates,
+         "redis_commands": commands, "prelude_us": prelude, "rates": rates,
          "median": out}, indent=2))
 
 
