@@ -75,12 +75,15 @@ class ClusterNode:
 
 
 class RedisClusterProcesses:
-    """Three primaries, no replicas: every slot is served, and a tenant's keys live on one.
-    Without full coverage required, the other primaries keep serving while one is down."""
+    """Three primaries (each with `replicas` replicas): every slot is served, and a tenant's
+    keys live on one primary. Without full coverage required, the other primaries keep serving
+    while one is down; with a replica, the cluster promotes it when its primary dies."""
 
-    def __init__(self, workdir: Path, primaries: int = 3, full_coverage: bool = True) -> None:
+    def __init__(self, workdir: Path, primaries: int = 3, full_coverage: bool = True,
+                 replicas: int = 0) -> None:
+        self.replicas = replicas
         self.nodes = [ClusterNode(cluster_port(), workdir, full_coverage)
-                      for _ in range(primaries)]
+                      for _ in range(primaries * (1 + replicas))]
 
     @property
     def url(self) -> str:
@@ -91,31 +94,62 @@ class RedisClusterProcesses:
             node.start()
         subprocess.run(["redis-cli", "--cluster", "create",
                         *(f"127.0.0.1:{n.port}" for n in self.nodes),
-                        "--cluster-replicas", "0", "--cluster-yes"],
+                        "--cluster-replicas", str(self.replicas), "--cluster-yes"],
                        check=True, timeout=60, capture_output=True)
         self.wait_ok()
+        self.wait_replicated()
+
+    def wait_replicated(self, timeout_s: float = 30) -> None:
+        """Until every replica is attached to its primary and in sync."""
+        deadline = time.monotonic() + timeout_s
+        while self.replicas:
+            rows = self._table()
+            ready = sum(1 for f in rows if "slave" in f[2] and f[7] == "connected")
+            if ready == len(self.nodes) - len(self.nodes) // (1 + self.replicas) and all(
+                    "master_link_status:up" in self._node(f).cli("info", "replication")
+                    for f in rows if "slave" in f[2]):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"replicas not in sync after {timeout_s}s: {rows}")
+            time.sleep(0.1)
+
+    @property
+    def running(self) -> list[ClusterNode]:
+        return [n for n in self.nodes if n.proc is not None]
 
     def wait_ok(self, timeout_s: float = 30) -> None:
-        """Until every node reports the cluster healthy with all slots served."""
+        """Until every running node reports the cluster healthy with all slots served."""
         deadline = time.monotonic() + timeout_s
         while True:
-            states = [n.cli("cluster", "info") for n in self.nodes]
+            states = [n.cli("cluster", "info") for n in self.running]
             if all("cluster_state:ok" in s and "cluster_slots_ok:16384" in s for s in states):
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"cluster not ok after {timeout_s}s: {states}")
             time.sleep(0.1)
 
+    def _table(self) -> list[list[str]]:
+        """CLUSTER NODES as seen by a running node, one row of fields per node."""
+        return [line.split() for line in self.running[0].cli("cluster", "nodes").splitlines()]
+
+    def _node(self, fields: list[str]) -> ClusterNode:
+        port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+        return next(n for n in self.nodes if n.port == port)
+
     def node_of(self, key: str) -> ClusterNode:
-        slot = int(self.nodes[0].cli("cluster", "keyslot", key))
-        for line in self.nodes[0].cli("cluster", "nodes").splitlines():
-            fields = line.split()
-            port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+        """The primary serving the key's slot now."""
+        slot = int(self.running[0].cli("cluster", "keyslot", key))
+        for fields in self._table():
             for part in fields[8:]:
                 low, _, high = part.partition("-")
                 if low.isdigit() and int(low) <= slot <= int(high or low):
-                    return next(n for n in self.nodes if n.port == port)
+                    return self._node(fields)
         raise LookupError(f"no node serves slot {slot}")
+
+    def replica_of(self, primary: ClusterNode) -> ClusterNode:
+        table = self._table()
+        primary_id = next(f[0] for f in table if self._node(f) is primary)
+        return next(self._node(f) for f in table if f[3] == primary_id)
 
     def stop(self) -> None:
         for node in self.nodes:

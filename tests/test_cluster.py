@@ -1,7 +1,7 @@
 """The service on a three-primary Redis Cluster (DESIGN §2): tenants spread over the shards,
-every script is loaded on every primary, a node that lost its scripts (NOSCRIPT) or was
-restarted is served again without help, and one shard down leaves the others' tenants
-routing. The lifecycle, state and concurrency tests also run on a cluster (their
+every script is loaded on every primary, a node that lost its scripts (NOSCRIPT), was
+restarted, or took over as a promoted replica is served again without help, and one shard
+down leaves the others' tenants routing. The lifecycle, state and concurrency tests also run on a cluster (their
 "cluster+postgresql" parameter)."""
 
 from __future__ import annotations
@@ -147,3 +147,46 @@ async def test_one_primary_killed_and_restarted_with_its_append_only_file(
         connected = await victim.accept(waiting["id"])
         assert connected["agent_id"] == "ana"
         assert (await victim.complete(waiting["id"]))["state"] == "completed"
+
+
+@pytest.mark.slow
+async def test_a_replica_promoted_after_its_primary_died_serves_the_tenant(
+        make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    cluster = RedisClusterProcesses(tmp_path, replicas=1)
+    cluster.start()
+    try:
+        app = create_app(make_settings(redis_url=cluster.url))
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://sb") as http:
+            api = Api(http, app)
+            tenant = await api.tenant("manual")
+            await tenant.put_queue("q")
+            await tenant.put_agent("ana")
+            waiting = await tenant.arrive("q", external_id="before-the-failover")
+            primary = cluster.node_of(keys.key(tenant.id, "calls"))
+            replica = cluster.replica_of(primary)
+            assert primary.cli("wait", "1", "5000").strip() == "1"  # the replica has it all
+            assert replica.cli("script", "flush").strip() == "OK"  # and no scripts
+
+            primary.kill()
+
+            async def promoted() -> bool:
+                return "role:master" in replica.cli("info", "replication")
+
+            await until(promoted, 30, "the replica to take over")
+            cluster.wait_ok()
+
+            async def answered() -> httpx.Response | None:
+                r = await tenant.request("GET", f"/v1/calls/{waiting['id']}")
+                return r if r.status_code != 503 else None
+
+            again = await until(answered, 20, "the promoted replica to answer")
+            assert expect(again, 200)["state"] == "queued"  # replicated before the failover
+            await tenant.state("ana", "available")  # NOSCRIPT on the new primary, then EVAL
+            assert (await tenant.accept(waiting["id"]))["agent_id"] == "ana"
+            assert (await tenant.complete(waiting["id"]))["state"] == "completed"
+            assert cluster.node_of(keys.key(tenant.id, "calls")) is replica
+            sha = api.runtime.store.scripts["agent_state"].sha  # run in full once: cached there
+            assert replica.cli("script", "exists", sha).split() == ["1"]
+    finally:
+        cluster.stop()
