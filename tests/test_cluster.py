@@ -1,8 +1,8 @@
 """The service on a three-primary Redis Cluster (DESIGN §2): tenants spread over the shards,
 every script is loaded on every primary, a node that lost its scripts (NOSCRIPT), was
 restarted, or took over as a promoted replica is served again without help, and one shard
-down leaves the others' tenants routing. The lifecycle, state and concurrency tests also run on a cluster (their
-"cluster+postgresql" parameter)."""
+down leaves the others' tenants routing. The lifecycle, state and concurrency tests also run
+on a cluster (their "cluster+postgresql" parameter)."""
 
 from __future__ import annotations
 
