@@ -11,6 +11,7 @@ from app.db import repositories as repo
 from app.db.engine import Database
 from app.store import reads
 from app.store.scripts import Store
+from app.tenants import zone
 
 
 def queue_request(queue_id: str, config: dict[str, Any], version: int) -> dict[str, object]:
@@ -37,7 +38,8 @@ async def project_tenant(store: Store, db: Database, tenant_id: str) -> bool:
         await store.run("upsert_agent", tenant_id, agent_request(a.id, a.config, a.version),
                         queues=queue_ids, agent=a.id)
     await store.run("project_tenant", tenant_id,
-                    {"id": tenant.id, "clock": tenant.clock, "start_ms": store.clock.now_ms()})
+                    {"id": tenant.id, "clock": tenant.clock, "start_ms": store.clock.now_ms(),
+                     "offsets": zone.projected(tenant.time_zone)})
     await reads.mark_projected(store.redis, tenant_id)
     return True
 

@@ -73,7 +73,8 @@ class PendingState(BaseModel):
 
 
 class AgentToday(BaseModel):
-    """Counters for the tenant's current day (UTC); state changes never reset them."""
+    """Counters for the tenant's current local day (its time zone, from local midnight);
+    state changes never reset them."""
 
     calls_handled: int = 0
     talk_s: float = 0

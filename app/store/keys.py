@@ -27,6 +27,7 @@ FIXED = (
     "qlive",  # hash: "<queue>" live calls, "<queue>|aht_ms" handle time, "<queue>|rr" cursor
     "customers",  # hash: customer_id -> the agent who last completed a call of theirs
     "logged",  # set: agents not offline (why-it-waits counts scan these, not every agent)
+    "tz",  # zset: "<from ms>:<UTC offset ms>" by from ms, the tenant's zone (none for UTC)
 )
 
 

@@ -155,7 +155,8 @@ async def purge_ended(redis: Redis, tenant: str, before_ms: int, batch: int = 50
 
 @dataclass(frozen=True, slots=True)
 class AgentDay:
-    """An agent's counters for one tenant-day (UTC); no state change resets them."""
+    """An agent's counters for one day, the tenant's local calendar day; no state change
+    resets them."""
 
     calls_handled: int = 0
     talk_ms: float = 0
@@ -167,9 +168,17 @@ class AgentDay:
 COUNTERS = ("handled", "talk_ms", "missed", "wrap_ms", "avail_ms")
 
 
+async def local_day(redis: Redis, tenant: str, at_ms: int) -> int:
+    """The tenant's local day of an instant, as the scripts count it (common.lua, day)."""
+    change: list[Any] = await redis.zrevrangebyscore(keys.key(tenant, "tz"), at_ms, "-inf",
+                                                     start=0, num=1)
+    offset = int(str(change[0]).rsplit(":", 1)[1]) if change else 0
+    return (at_ms + offset) // 86_400_000
+
+
 async def agent_days(redis: Redis, tenant: str, agent_ids: list[str],
                      now_ms: int) -> list[AgentDay]:
-    day = now_ms // 86_400_000
+    day = await local_day(redis, tenant, now_ms)
     fields = [f"{day}|{a}|{c}" for a in agent_ids for c in COUNTERS]
     if not fields:
         return []

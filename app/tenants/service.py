@@ -60,6 +60,8 @@ async def update_tenant(rt: Runtime, tenant: str, body: TenantUpdate) -> Tenant:
         row = await repo.update_tenant(session, tenant, body.name, body.time_zone)
     if row is None:
         raise not_found("tenant", tenant)
+    if body.time_zone is not None:  # today's agent counters follow the new local midnight
+        await project_tenant(rt.store, rt.db, tenant)
     return _view(row)
 
 

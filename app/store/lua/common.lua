@@ -16,7 +16,8 @@ local K_META, K_CALLS, K_AGENTS, K_EXT = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_QCFG, K_ACFG, K_TIMERS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local K_CLOCK, K_SEQ, K_ENDED, K_TARGETED = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local K_STATS, K_QLIVE, K_CUSTOMERS, K_LOGGED = KEYS[13], KEYS[14], KEYS[15], KEYS[16]
-local FIXED = 16
+local K_TZ = KEYS[17]
+local FIXED = 17
 
 if ARGV[4] ~= 'unguarded' and redis.call('EXISTS', K_META) == 0 then
   return cjson.encode({error = 'unprojected'})
@@ -94,7 +95,19 @@ local function emit(type_, now, data)
     'type', type_, 'at', num(now), 'data', cjson.encode(data))
 end
 
-local function day(now) return tostring(math.floor(now / 86400000)) end
+-- The tenant's local calendar day of an instant (days since 1970-01-01 local): K_TZ holds
+-- its zone's UTC offset from each change on ("from_ms:offset_ms", scored by from_ms); none
+-- for UTC. The counters of an agent's day roll over at the tenant's midnight.
+local DAY_AT, DAY_IS
+local function day(now)
+  if now ~= DAY_AT then
+    local offset = 0
+    local change = redis.call('ZREVRANGEBYSCORE', K_TZ, num(now), '-inf', 'LIMIT', 0, 1)[1]
+    if change then offset = tonumber(string.match(change, ':(-?%d+)$')) end
+    DAY_AT, DAY_IS = now, tostring(math.floor((now + offset) / 86400000))
+  end
+  return DAY_IS
+end
 local function count(agent_id, now, field, by)
   redis.call('HINCRBYFLOAT', K_STATS, day(now) .. '|' .. agent_id .. '|' .. field, by)
 end
@@ -227,7 +240,7 @@ end
 -- Candidates: the few best of the other side, read in the same atomic step as the change.
 local LIMIT = tonumber(REQ.limit or 16)
 
--- Today's counters of an agent (tenant-day, UTC), for the strategies that balance load.
+-- Today's counters of an agent (the tenant's local day), for the strategies that balance load.
 local DAY_COUNTERS = {'handled', 'talk_ms', 'wrap_ms', 'avail_ms'}
 local function today_counters(agent_id)
   local prefix = day(now_ms()) .. '|' .. agent_id .. '|'
