@@ -1,5 +1,6 @@
 """Cost per routing decision at scale (DESIGN §6): 10 vs 10,000 available agents for an arrival,
-100 vs 100,000 waiting calls for an agent becoming available, side by side in one run.
+100 vs 100,000 waiting calls for an agent becoming available, and 10 vs 2,000 busy agents for
+an arrival that must wait, side by side in one run.
 
     .venv/bin/python bench/scale.py
 
@@ -13,6 +14,8 @@ queue (`longest-idle` unless `--strategy`; `auto_accept: true`, `wrap_up_s: 0`).
 (b) agent-available: `set_state(available)` (agent_state + decide + claim: the agent takes the
     head call) with M calls waiting; untimed afterwards the agent asks to go away after the
     call, the call is completed and one new call arrives, so M stays M.
+(c) arrival that waits: `create_call` with N agents all busy, so the call waits and the
+    script works out its estimated wait; each call is abandoned right after, untimed.
 
 Sizes alternate in blocks within each round so that noise hits both alike. Besides the
 wall time around the service call, Redis's own time for the EVALSHAs of each timed operation
@@ -107,7 +110,8 @@ class Scale:
         self.slow = SlowLog(ctl)
         self.setup_s: Json = {}
         # samples[scenario][size] -> {"wall_us": [...], "redis_us": [...], "evalsha": [...]}
-        self.samples: dict[str, dict[int, dict[str, list[float]]]] = {"a": {}, "b": {}}
+        self.samples: dict[str, dict[int, dict[str, list[float]]]] = {"a": {}, "b": {},
+                                                                       "c": {}}
         self.rounds: list[Json] = []
 
     # ---- setup (untimed)
@@ -158,7 +162,22 @@ class Scale:
             self.setup_s[f"b: {m} waiting calls"] = round(time.monotonic() - t0, 1)
             log(f"setup: {m} waiting calls in {self.setup_s[f'b: {m} waiting calls']} s "
                 f"({m / max(1e-9, time.monotonic() - t0):.0f} arrivals/s, 64 at a time)")
-        for key, n in (("a", a.agents), ("b", a.waiting)):
+        self.c_tenants: dict[int, str] = {}
+        for n in a.busy:
+            t0 = time.monotonic()
+            t = await self.tenant(f"scale-c{n}")
+            await self.agents_available(t, n)
+
+            async def occupy(_: int, t: str = t) -> None:
+                view, _new = await calls.create_call(self.rt, t, CallCreate(queue=QUEUE))
+                if view.state != "connected":
+                    raise RuntimeError(f"{t}: expected a free agent, got {view.state}")
+
+            await bounded(list(range(n)), occupy, 64)
+            self.c_tenants[n] = t
+            self.setup_s[f"c: {n} agents busy"] = round(time.monotonic() - t0, 1)
+            log(f"setup: {n} agents busy in {self.setup_s[f'c: {n} agents busy']} s")
+        for key, n in (("a", a.agents), ("b", a.waiting), ("c", a.busy)):
             for size in n:
                 self.samples[key][size] = {"wall_us": [], "redis_us": [], "evalsha": []}
 
@@ -192,6 +211,23 @@ class Scale:
         s["evalsha"].append(n)
         await calls.complete(self.rt, t, view.id, Complete())  # the agent is available again
 
+    async def waiting_arrival(self, size: int) -> None:
+        """An arrival that must wait: every agent busy, so the script also works out the
+        estimated wait (it reads every logged-in agent of the tenant)."""
+        t = self.c_tenants[size]
+        await self.slow.reset()
+        t0 = time.perf_counter_ns()
+        view, _new = await calls.create_call(self.rt, t, CallCreate(queue=QUEUE))
+        wall = (time.perf_counter_ns() - t0) / 1000
+        us, n = await self.slow.evalsha_us()
+        if view.state != "queued":
+            raise RuntimeError(f"c{size}: the arrival did not wait ({view.state})")
+        s = self.samples["c"][size]
+        s["wall_us"].append(wall)
+        s["redis_us"].append(us)
+        s["evalsha"].append(n)
+        await calls.abandon(self.rt, t, view.id)  # untimed: the queue stays empty
+
     async def agent_available(self, size: int, i: int) -> None:
         t, ids = self.b_tenants[size]
         aid = ids[i % len(ids)]
@@ -223,7 +259,10 @@ class Scale:
         for m in a.waiting:
             for i in range(20):
                 await self.agent_available(m, i)
-        for key in ("a", "b"):
+        for n in a.busy:
+            for _ in range(20):
+                await self.waiting_arrival(n)
+        for key in ("a", "b", "c"):
             for v in self.samples[key].values():
                 for lst in v.values():
                     lst.clear()
@@ -251,6 +290,14 @@ class Scale:
                         await self.agent_available(m, counter)
                         counter += 1
                 done += k
+            order_c = a.busy if r % 2 == 0 else list(reversed(a.busy))
+            done = 0
+            while done < a.waits:
+                k = min(a.block, a.waits - done)
+                for n in order_c:
+                    for _ in range(k):
+                        await self.waiting_arrival(n)
+                done += k
             row: Json = {"round": r + 1, "seconds": round(time.monotonic() - t0, 1),
                          "load_avg": [round(x, 2) for x in os.getloadavg()]}
             for key, d in self.samples.items():
@@ -266,7 +313,8 @@ class Scale:
     def summary(self) -> Json:
         out: Json = {}
         labels = {"a": ("arrival (create_call)", "available agents"),
-                  "b": ("agent-available (set_state)", "waiting calls")}
+                  "b": ("agent-available (set_state)", "waiting calls"),
+                  "c": ("arrival that waits (create_call)", "busy agents")}
         for key, d in self.samples.items():
             sizes = sorted(d)
             rows = {}
@@ -298,7 +346,7 @@ class Scale:
 def table(res: Json) -> str:
     lines = ["| decision | scale | samples | median µs | p99 µs | Redis µs (median / p99) | "
              "EVALSHA per op |", "|---|---|---|---|---|---|---|"]
-    for key in ("a", "b"):
+    for key in ("a", "b", "c"):
         s = res["summary"][key]
         for size in s["sizes"]:
             r = s["rows"][str(size)]
@@ -308,7 +356,7 @@ def table(res: Json) -> str:
                          f"{r['evalsha_per_op']:g} |")
     lines += ["", "| ratio (large ÷ small) | median | p99 | per-round medians | Redis median "
               "| goal ≤ 1.5× |", "|---|---|---|---|---|---|"]
-    for key in ("a", "b"):
+    for key in ("a", "b", "c"):
         s = res["summary"][key]
         met = s["ratio_median"] <= 1.5 and s["ratio_p99"] <= 1.5
         lines.append(f"| {s['operation']}, {s['sizes'][-1]:,} ÷ {s['sizes'][0]:,} "
@@ -328,10 +376,14 @@ def parse_args() -> argparse.Namespace:
                    help="timed agent-available per size per round")
     p.add_argument("--block", type=int, default=50, help="operations per size before switching")
     p.add_argument("--b-agents", type=int, default=4, help="agents taking turns in scenario b")
+    p.add_argument("--busy", default="10,2000", help="busy agents (scenario c), small,large")
+    p.add_argument("--waits", type=int, default=300,
+                   help="timed arrivals that wait per size per round")
     p.add_argument("--strategy", default="longest-idle", help="the queue's strategy")
     args = p.parse_args()
     args.agents = [int(x) for x in args.agents.split(",")]
     args.waiting = [int(x) for x in args.waiting.split(",")]
+    args.busy = [int(x) for x in args.busy.split(",")]
     return args
 
 
