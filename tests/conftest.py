@@ -14,10 +14,15 @@ import pytest
 from app.db.migrate import upgrade
 from app.main import create_app
 from app.settings import Settings
-from app.store import reads
-from app.store.connection import open_redis
 from tests.clusters import RedisClusterProcesses
-from tests.support import ADMIN_TOKEN, REDIS_URL, Api, TenantApi, fresh_postgres
+from tests.support import (
+    ADMIN_TOKEN,
+    REDIS_URL,
+    Api,
+    TenantApi,
+    forget_tenants,
+    fresh_postgres,
+)
 
 BACKENDS = ["redis+postgresql", "memory+sqlite"]
 
@@ -71,18 +76,6 @@ def make_settings(request: pytest.FixtureRequest, backend: str, postgres_url: st
         return Settings(**values)
 
     return make
-
-
-async def forget_tenants(redis_url: str, tenants: list[str]) -> None:
-    """Remove what the tests' tenants left in a shared Redis."""
-    if not redis_url.startswith("redis"):
-        return
-    redis = open_redis(redis_url)
-    try:
-        for tenant in tenants:
-            await reads.forget_tenant(redis, tenant)
-    finally:
-        await redis.aclose()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import httpx
 
-from tests.support import ADMIN_TOKEN, REDIS_URL, Api, Json, TenantApi
+from tests.support import ADMIN_TOKEN, REDIS_URL, Api, Json, TenantApi, forget_tenants
 
 ROOT = Path(__file__).resolve().parent.parent
 SWITCHBOARD = ROOT / ".venv" / "bin" / "switchboard"
@@ -124,6 +124,62 @@ class ServerProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+async def start_servers(procs: list[ServerProcess], names: list[str], database_url: str,
+                        workdir: Path, **env: str) -> list[httpx.AsyncClient]:
+    """Start `switchboard serve` processes one after the other (the first migrates), each
+    ready before the next; `procs` holds them as they start, for the tear-down."""
+    clients = []
+    for name in names:
+        proc = ServerProcess(name, database_url, workdir, **env)
+        procs.append(proc)
+        proc.start()
+        await proc.wait_ready()
+        clients.append(httpx.AsyncClient(base_url=proc.base_url, timeout=10))
+    return clients
+
+
+async def tear_down(load: Load | None, clients: list[httpx.AsyncClient],
+                    procs: list[ServerProcess], redis_url: str, tenant_id: str) -> None:
+    """Stop the load, close the clients, stop every process, forget the tenant."""
+    if load is not None:
+        await load.cancel()
+    for http in clients:
+        await http.aclose()
+    for proc in procs:
+        proc.stop()
+    await forget_tenants(redis_url, [tenant_id])
+
+
+class RedisProcess:
+    """A redis-server of the test's own, on a loopback port, stopped by PID."""
+
+    def __init__(self, port: int, workdir: Path, appendonly: bool = False) -> None:
+        self.port = port
+        self.workdir = workdir
+        self.appendonly = appendonly
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
 
 
 # Load -----------------------------------------------------------------------------------------

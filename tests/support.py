@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.runtime import Runtime
+from app.store import reads
+from app.store.connection import open_redis
 
 
 def _worker_redis_url(url: str) -> str:
@@ -55,6 +57,18 @@ def fresh_postgres() -> Iterator[str]:
         yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def forget_tenants(redis_url: str, tenants: list[str]) -> None:
+    """Remove what the tests' tenants left in a shared Redis."""
+    if not redis_url.startswith("redis"):
+        return
+    redis = open_redis(redis_url)
+    try:
+        for tenant in tenants:
+            await reads.forget_tenant(redis, tenant)
+    finally:
+        await redis.aclose()
 
 
 def unique(prefix: str) -> str:

@@ -18,9 +18,8 @@ from app.main import create_app
 from app.settings import Settings
 from app.store import keys
 from tests.clusters import ClusterNode, RedisClusterProcesses
-from tests.conftest import forget_tenants
 from tests.processes import until
-from tests.support import Api, Json, TenantApi, expect, unique
+from tests.support import Api, Json, TenantApi, expect, forget_tenants, unique
 
 pytestmark = pytest.mark.parametrize("backend", ["cluster+postgresql"])
 
@@ -76,6 +75,8 @@ async def test_tenants_spread_over_every_primary(api: Api,
 
 async def test_scripts_are_loaded_on_every_primary(api: Api,
                                                    redis_cluster: RedisClusterProcesses) -> None:
+    for node in redis_cluster.nodes:  # whatever earlier tests left cached there
+        assert node.cli("script", "flush").strip() == "OK"
     expect(await api.http.get("/readyz"), 200)
     shas = [s.sha for s in api.runtime.store.scripts.values()]
     assert len(shas) >= 18 and all(shas)

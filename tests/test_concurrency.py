@@ -23,9 +23,8 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import forget_tenants
 from tests.processes import Audit, Behaviour, Desk, Endpoint, Load, check_final, wind_down
-from tests.support import Api, unique
+from tests.support import Api, forget_tenants, unique
 
 CALLS = 1_000
 AGENTS = 120

@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import forget_tenants
 from tests.processes import (
     Audit,
     Behaviour,
@@ -30,6 +29,8 @@ from tests.processes import (
     check_final,
     ms,
     now_ms,
+    start_servers,
+    tear_down,
     wind_down,
 )
 from tests.support import REDIS_URL, Api, fresh_postgres, unique
@@ -110,18 +111,6 @@ async def _audit(desk: Desk, load: Load, since_ms: int) -> Audit:
     return audit
 
 
-async def _tear_down(load: Load | None, clients: list[httpx.AsyncClient],
-                     procs: list[ServerProcess], tenant_id: str) -> None:
-    """Stop the load, close the clients, stop every process, forget the tenant."""
-    if load is not None:
-        await load.cancel()
-    for http in clients:
-        await http.aclose()
-    for proc in procs:
-        proc.stop()
-    await forget_tenants(REDIS_URL, [tenant_id])
-
-
 async def _after_the_kill(desk: Desk, load: Load, callers: list[asyncio.Task[None]],
                           killed_ms: int) -> Audit:
     """Let the load finish, then check nothing was lost or stranded, and wind down."""
@@ -171,7 +160,7 @@ async def test_sigkill_mid_load_then_restart(database_url: str, tmp_path: Path) 
         audit = await _after_the_kill(desk, load, callers, killed_ms)
         print(f"restart: {dict(audit.counts)}; client errors {len(desk.errors)}")
     finally:
-        await _tear_down(load, clients, procs, tenant_id)
+        await tear_down(load, clients, procs, REDIS_URL, tenant_id)
 
 
 @pytest.mark.slow
@@ -184,12 +173,8 @@ async def test_sigkill_one_of_two_the_survivor_repairs(database_url: str,
     clients: list[httpx.AsyncClient] = []
     load: Load | None = None
     try:
-        for name in ("doomed", "survivor"):  # one after the other: the first migrates
-            proc = ServerProcess(name, database_url, tmp_path, **ENV)
-            procs.append(proc)
-            proc.start()
-            await proc.wait_ready()
-            clients.append(httpx.AsyncClient(base_url=proc.base_url, timeout=10))
+        clients = await start_servers(procs, ["doomed", "survivor"], database_url, tmp_path,
+                                      **ENV)
         doomed, survivor = procs
         endpoints = [Endpoint(p.name, http) for p, http in zip(procs, clients, strict=True)]
         desk = Desk(endpoints, await _setup(clients[0], tenant_id), rng)
@@ -208,4 +193,4 @@ async def test_sigkill_one_of_two_the_survivor_repairs(database_url: str,
         assert survivor.pid != doomed.pid
         print(f"survivor: {dict(audit.counts)}; client errors {len(desk.errors)}")
     finally:
-        await _tear_down(load, clients, procs, tenant_id)
+        await tear_down(load, clients, procs, REDIS_URL, tenant_id)

@@ -16,9 +16,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import forget_tenants
 from tests.processes import ServerProcess, free_port, one_agent_tenant, until
-from tests.support import REDIS_URL, TenantApi, fresh_postgres
+from tests.support import REDIS_URL, TenantApi, forget_tenants, fresh_postgres
 from tests.webhooks.receiver import Receiver, receiver
 
 FAST = {"SWITCHBOARD_HISTORY_INTERVAL_S": "0.05", "SWITCHBOARD_WEBHOOK_INTERVAL_S": "0.05",

@@ -27,8 +27,7 @@ from app.store import stream
 from app.timers.service import fire_due
 from app.webhooks.fanout import Fanout
 from app.webhooks.sender import Sender
-from tests.conftest import forget_tenants
-from tests.support import Api, TenantApi, expect
+from tests.support import Api, TenantApi, expect, forget_tenants
 from tests.webhooks.receiver import Receiver, receiver
 
 

@@ -5,10 +5,6 @@ tenant's configuration from SQL."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,44 +16,8 @@ from redis.asyncio.cluster import RedisCluster
 from app.main import create_app
 from app.settings import Settings
 from app.store import keys
-from tests.conftest import forget_tenants
-from tests.support import ADMIN_TOKEN, expect, unique
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisProcess:
-    """A redis-server of the test's own, on a loopback port, stopped by PID."""
-
-    def __init__(self, port: int, workdir: Path, appendonly: bool = False) -> None:
-        self.port = port
-        self.workdir = workdir
-        self.appendonly = appendonly
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        self.proc = None
+from tests.processes import RedisProcess, free_port
+from tests.support import ADMIN_TOKEN, expect, forget_tenants, unique
 
 
 @pytest.fixture

@@ -20,20 +20,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import forget_tenants
 from tests.processes import (
     Audit,
     Behaviour,
     Desk,
     Endpoint,
     Load,
+    RedisProcess,
     ServerProcess,
     check_final,
+    free_port,
+    start_servers,
+    tear_down,
     until,
     wind_down,
 )
 from tests.support import REDIS_URL, Api, Json, fresh_postgres, unique
-from tests.test_redis_outage import RedisProcess, free_port
 from tests.webhooks.receiver import Receiver, receiver
 
 AGENTS = [f"agent-{i:02d}" for i in range(24)]
@@ -52,18 +54,6 @@ RETRYABLE = ("ConnectError", "RemoteProtocolError", "ReadError")
 @pytest.fixture
 def database_url() -> Iterator[str]:
     yield from fresh_postgres()
-
-
-async def start(procs: list[ServerProcess], names: list[str], database_url: str,
-                workdir: Path, **env: str) -> list[httpx.AsyncClient]:
-    clients = []
-    for name in names:  # one after the other: the first migrates
-        proc = ServerProcess(name, database_url, workdir, **ENV, **env)
-        procs.append(proc)
-        proc.start()
-        await proc.wait_ready()
-        clients.append(httpx.AsyncClient(base_url=proc.base_url, timeout=10))
-    return clients
 
 
 async def set_up(http: httpx.AsyncClient, tenant_id: str, hooks: Receiver) -> tuple[str, str]:
@@ -102,17 +92,6 @@ async def every_event_delivered(desk: Desk, hooks: Receiver, secret: str) -> Non
     await until(delivered, 30, f"{len(wanted)} events at the webhook receiver")
 
 
-async def tear_down(load: Load | None, clients: list[httpx.AsyncClient],
-                    procs: list[ServerProcess], redis_url: str, tenant_id: str) -> None:
-    if load is not None:
-        await load.cancel()
-    for http in clients:
-        await http.aclose()
-    for proc in procs:
-        proc.stop()
-    await forget_tenants(redis_url, [tenant_id])
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 async def test_three_replicas_under_load_one_drained_by_sigterm(database_url: str,
@@ -124,7 +103,8 @@ async def test_three_replicas_under_load_one_drained_by_sigterm(database_url: st
     load: Load | None = None
     try:
         with receiver() as hooks:
-            clients = await start(procs, ["a", "b", "c"], database_url, tmp_path)
+            clients = await start_servers(procs, ["a", "b", "c"], database_url, tmp_path,
+                                          **ENV)
             key, secret = await set_up(clients[0], tenant_id, hooks)
             endpoints = [Endpoint(p.name, http) for p, http in zip(procs, clients, strict=True)]
             desk = Desk(endpoints, key, rng)
@@ -176,8 +156,8 @@ async def test_redis_killed_and_restarted_from_its_append_only_file_mid_load(
     load: Load | None = None
     try:
         with receiver() as hooks:
-            clients = await start(procs, ["a", "b"], database_url, tmp_path,
-                                  SWITCHBOARD_REDIS_URL=redis_url)
+            clients = await start_servers(procs, ["a", "b"], database_url, tmp_path, **ENV,
+                                          SWITCHBOARD_REDIS_URL=redis_url)
             key, secret = await set_up(clients[0], tenant_id, hooks)
             desk = Desk([Endpoint(p.name, h) for p, h in zip(procs, clients, strict=True)],
                         key, rng)

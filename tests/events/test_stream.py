@@ -22,10 +22,9 @@ import uvicorn
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import forget_tenants
 from tests.events.scenario import about, busy_day
 from tests.processes import ServerProcess, free_port
-from tests.support import Api, Json, TenantApi, expect
+from tests.support import Api, Json, TenantApi, expect, forget_tenants
 
 HEARTBEAT_S = 0.2
 WAIT_S = 3.0  # far above any one step here; reached only when a test fails

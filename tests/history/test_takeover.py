@@ -16,9 +16,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from app.store import keys
-from tests.conftest import forget_tenants
 from tests.processes import ServerProcess, one_agent_tenant, until
-from tests.support import REDIS_URL, fresh_postgres
+from tests.support import REDIS_URL, forget_tenants, fresh_postgres
 
 ENV = {"SWITCHBOARD_EVENTS_CLAIM_IDLE_S": "1", "SWITCHBOARD_HISTORY_INTERVAL_S": "0.05"}
 

@@ -15,8 +15,7 @@ from app.clock import to_datetime
 from app.db import repositories as repo
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import forget_tenants
-from tests.support import Api, Json, TenantApi, expect
+from tests.support import Api, Json, TenantApi, expect, forget_tenants
 
 HOOK = {"url": "https://hooks.example.com/switchboard", "events": ["call.*",
                                                                   "agent.state_changed"]}
