@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 HOST = "127.0.0.1"
+# The local PostgreSQL the benches make their own databases on (trust auth).
+PG_URL = f"postgresql+asyncpg://postgres@{HOST}:5432"
 
 
 def free_port() -> int:
@@ -92,3 +94,18 @@ async def app_in_process(admin_token: str, log: Callable[[str], None] = print,
                     yield http
     finally:
         stop(redis, log)
+
+
+async def pg_admin(sql: str) -> None:
+    """One statement on the local PostgreSQL's `postgres` database, outside a transaction
+    (CREATE / DROP DATABASE)."""
+    from sqlalchemy import pool, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    admin = create_async_engine(f"{PG_URL}/postgres", isolation_level="AUTOCOMMIT",
+                                poolclass=pool.NullPool)
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await admin.dispose()

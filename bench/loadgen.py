@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import platform
 import random
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from typing import Any, cast
 import httpx
 
 from bench.common import HOST, pct
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SUSTAINED_SHARE = 0.95  # 2xx answers ÷ requests due, in the throughput window
 MAX_ERROR_SHARE = 0.001
@@ -287,15 +290,21 @@ def poisson_times(rate: float, duration_s: float, seed: str) -> list[float]:
     return out
 
 
-def cpu_s(pid: int | None) -> float | None:
-    """utime + stime of a process, from /proc (None if unknown)."""
-    if pid is None:
-        return None
+def proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None
+    for a process that is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def cpu_s(pid: int | None) -> float | None:
+    """utime + stime of a process, from /proc (None if unknown)."""
+    fields = None if pid is None else proc_stat(pid)
+    if fields is None:
+        return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -600,3 +609,23 @@ class Tenant:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+def publish(res: Json, results: Path, command: list[str], started: float,
+            load_before: tuple[float, float, float], tables: str, shared_by: str) -> None:
+    """Stamp a run's result with the machine, the command and the time, write its JSON and
+    print its tables, warnings and closing line."""
+    res["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
+                      "python": platform.python_version(), "load_avg_before": load_before,
+                      "load_avg_after": os.getloadavg()}
+    res["command"] = " ".join([".venv/bin/python", *command])
+    res["duration_s"] = round(time.monotonic() - started, 1)
+    res["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(res, indent=2) + "\n")
+    print(tables)
+    for w in res["warnings"]:
+        print(f"warning: {w}")
+    print(f"\n{res['command']}  ({res['duration_s']} s; {os.cpu_count()} CPUs shared by "
+          f"{shared_by}; load average before {load_before[0]:.2f}; "
+          f"JSON: {results.relative_to(ROOT)})")

@@ -52,10 +52,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
-import platform
 import secrets
 import shutil
 import signal
@@ -86,6 +84,7 @@ from bench.loadgen import (  # noqa: E402
     fmt,
     http_request,
     log,
+    publish,
     run_block,
     summarise,
     wait_ready,
@@ -504,21 +503,9 @@ def main() -> int:
             servers.close()
     res["verdict"] = verdict(res)
     res["args"] = {k: v for k, v in vars(args).items() if k != "api_key"}
-    res["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
-                      "python": platform.python_version(), "load_avg_before": load_before,
-                      "load_avg_after": os.getloadavg()}
-    res["command"] = " ".join([".venv/bin/python", "bench/openloop.py",
-                               *(x if x != args.api_key else "<key>" for x in sys.argv[1:])])
-    res["duration_s"] = round(time.monotonic() - started, 1)
-    res["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(res, indent=2) + "\n")
-    print(tables(res))
-    for w in res["warnings"]:
-        print(f"warning: {w}")
-    print(f"\n{res['command']}  ({res['duration_s']} s; {os.cpu_count()} CPUs shared by the "
-          f"generator, the server(s) and Redis; load average before "
-          f"{load_before[0]:.2f}; JSON: {RESULTS.relative_to(ROOT)})")
+    publish(res, RESULTS, ["bench/openloop.py",
+                           *(x if x != args.api_key else "<key>" for x in sys.argv[1:])],
+            started, load_before, tables(res), "the generator, the server(s) and Redis")
     return 0
 
 

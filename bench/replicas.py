@@ -58,10 +58,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -84,7 +82,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from app.store import reads, stream  # noqa: E402
 from app.store.connection import open_redis  # noqa: E402
-from bench.common import HOST, free_port, start_redis, stop  # noqa: E402
+from bench.common import HOST, PG_URL, free_port, pg_admin, start_redis, stop  # noqa: E402
 from bench.loadgen import (  # noqa: E402
     Block,
     Completer,
@@ -96,36 +94,20 @@ from bench.loadgen import (  # noqa: E402
     http_request,
     log,
     machine_s,
+    proc_stat,
+    publish,
     run_block,
     summarise,
     wait_ready,
 )
 
 RESULTS = ROOT / "bench" / "results" / "replicas.json"
-PG_URL = f"postgresql+asyncpg://postgres@{HOST}:5432"
 QUEUE = "q"
 DRAIN_TIMEOUT_S = 60.0
 PARTS = ("server", "redis", "postgres", "generator", "foreign")  # where CPU went
 # A client backend's title names its peer, "host(port)" or "[local]"; the server's own
 # processes (checkpointer, WAL writer, ...) name none.
 PEER = re.compile(r"\S+\(\d+\)|\[local\]")
-
-
-async def pg_admin(sql: str) -> None:
-    admin = create_async_engine(f"{PG_URL}/postgres", isolation_level="AUTOCOMMIT",
-                                poolclass=pool.NullPool)
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await admin.dispose()
-
-
-def _stat(pid: str) -> list[str] | None:
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2:].split()
-    return None
 
 
 class Postgres:
@@ -144,7 +126,7 @@ class Postgres:
         try:
             async with engine.connect() as conn:  # read while the backend is there
                 backend = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-                fields = _stat(str(backend))
+                fields = proc_stat(backend)
         finally:
             await engine.dispose()
         return None if fields is None else cls(int(fields[1]), database)
@@ -152,7 +134,7 @@ class Postgres:
     def seconds(self) -> float:
         tick = os.sysconf("SC_CLK_TCK")
         for pid in (p.name for p in Path("/proc").iterdir() if p.name.isdigit()):
-            fields = _stat(pid)
+            fields = proc_stat(pid)
             if fields is None or (fields[1] != self.postmaster and pid != self.postmaster):
                 continue
             with contextlib.suppress(OSError):
@@ -612,20 +594,8 @@ def main() -> int:
             log(f"could not drop {database}: {e!r}")
     res["warnings"] = warnings(res)
     res["args"] = vars(args)
-    res["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
-                      "python": platform.python_version(), "load_avg_before": load_before,
-                      "load_avg_after": os.getloadavg()}
-    res["command"] = " ".join([".venv/bin/python", "bench/replicas.py", *sys.argv[1:]])
-    res["duration_s"] = round(time.monotonic() - started, 1)
-    res["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(res, indent=2) + "\n")
-    print(tables(res))
-    for w in res["warnings"]:
-        print(f"warning: {w}")
-    print(f"\n{res['command']}  ({res['duration_s']} s; {os.cpu_count()} CPUs shared by the "
-          f"generator, the replicas, Redis and PostgreSQL; load average before "
-          f"{load_before[0]:.2f}; JSON: {RESULTS.relative_to(ROOT)})")
+    publish(res, RESULTS, ["bench/replicas.py", *sys.argv[1:]], started, load_before,
+            tables(res), "the generator, the replicas, Redis and PostgreSQL")
     return 0
 
 

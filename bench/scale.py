@@ -37,7 +37,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `app` importable when run as a script
@@ -65,6 +65,7 @@ AVAILABLE = AgentStateChange(state="available")
 AWAY = AgentStateChange(state="away")
 AWAY_AFTER_CALL = AgentStateChange(state="away", after_call=True)
 Json = dict[str, Any]
+T = TypeVar("T")
 
 
 def log(msg: str) -> None:
@@ -196,52 +197,43 @@ class Scale:
 
     # ---- one timed operation each, with its untimed upkeep
 
-    async def arrival(self, size: int) -> None:
-        t = self.a_tenants[size]
+    async def timed(self, key: str, size: int, operation: Awaitable[T]) -> T:
+        """Await one operation, recording its wall time and Redis's time for its EVALSHAs."""
         await self.slow.reset()
         t0 = time.perf_counter_ns()
-        view, _new = await calls.create_call(self.rt, t, CallCreate(queue=QUEUE))
+        result = await operation
         wall = (time.perf_counter_ns() - t0) / 1000
         us, n = await self.slow.evalsha_us()
-        if view.state != "connected":
-            raise RuntimeError(f"a{size}: arrival not connected at once ({view.state})")
-        s = self.samples["a"][size]
+        s = self.samples[key][size]
         s["wall_us"].append(wall)
         s["redis_us"].append(us)
         s["evalsha"].append(n)
+        return result
+
+    async def arrival(self, size: int) -> None:
+        t = self.a_tenants[size]
+        view, _new = await self.timed("a", size, calls.create_call(
+            self.rt, t, CallCreate(queue=QUEUE)))
+        if view.state != "connected":
+            raise RuntimeError(f"a{size}: arrival not connected at once ({view.state})")
         await calls.complete(self.rt, t, view.id, Complete())  # the agent is available again
 
     async def waiting_arrival(self, size: int) -> None:
         """An arrival that must wait: every agent busy, so the script also works out the
         estimated wait (it reads every logged-in agent of the tenant)."""
         t = self.c_tenants[size]
-        await self.slow.reset()
-        t0 = time.perf_counter_ns()
-        view, _new = await calls.create_call(self.rt, t, CallCreate(queue=QUEUE))
-        wall = (time.perf_counter_ns() - t0) / 1000
-        us, n = await self.slow.evalsha_us()
+        view, _new = await self.timed("c", size, calls.create_call(
+            self.rt, t, CallCreate(queue=QUEUE)))
         if view.state != "queued":
             raise RuntimeError(f"c{size}: the arrival did not wait ({view.state})")
-        s = self.samples["c"][size]
-        s["wall_us"].append(wall)
-        s["redis_us"].append(us)
-        s["evalsha"].append(n)
         await calls.abandon(self.rt, t, view.id)  # untimed: the queue stays empty
 
     async def agent_available(self, size: int, i: int) -> None:
         t, ids = self.b_tenants[size]
         aid = ids[i % len(ids)]
-        await self.slow.reset()
-        t0 = time.perf_counter_ns()
-        agent = await agents.set_state(self.rt, t, aid, AVAILABLE)
-        wall = (time.perf_counter_ns() - t0) / 1000
-        us, n = await self.slow.evalsha_us()
+        agent = await self.timed("b", size, agents.set_state(self.rt, t, aid, AVAILABLE))
         if agent.state != "busy" or agent.call_id is None:
             raise RuntimeError(f"b{size}: {aid} came back but took nothing ({agent.state})")
-        s = self.samples["b"][size]
-        s["wall_us"].append(wall)
-        s["redis_us"].append(us)
-        s["evalsha"].append(n)
         # Untimed: away once the call ends, end it, and one new arrival waits at the tail.
         await agents.set_state(self.rt, t, aid, AWAY_AFTER_CALL)
         await calls.complete(self.rt, t, agent.call_id, Complete())

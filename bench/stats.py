@@ -56,19 +56,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `app` importable when run as a script
 
 import httpx  # noqa: E402
-from sqlalchemy import insert, pool, text  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from app.db.migrate import upgrade  # noqa: E402
 from app.history.models import AgentInterval, CallLeg, OfferOutcome, WrapUp  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from bench.common import HOST, free_port, start_redis, stop  # noqa: E402
+from bench.common import HOST, free_port, pg_admin, start_redis, stop  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "anonymous-bank-1999-01.tsv"
 RESULTS = ROOT / "bench" / "results" / "stats.json"
-PG_ADMIN_URL = f"postgresql+asyncpg://postgres@{HOST}:5432/postgres"
 ADMIN = "bench-admin-token"
 TENANT = "bank"
 MONTH = {"from": "1999-01-01T00:00:00Z", "to": "1999-02-01T00:00:00Z"}
@@ -240,16 +239,6 @@ def load(path: Path) -> Month:
 
 
 # ---- databases -----------------------------------------------------------------------------
-
-
-async def pg_admin(sql: str) -> None:
-    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT",
-                                poolclass=pool.NullPool)
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await admin.dispose()
 
 
 async def bulk_load(engine: AsyncEngine, month: Month) -> None:
