@@ -175,6 +175,19 @@ class TenantApi:
         return [e for e in out if types is None or e["type"] in types]
 
 
+async def talking_with_one_waiting(tenant: TenantApi) -> tuple[str, str]:
+    """Queue `q` without wrap-up: ana talks on one call and a second call waits. Returns
+    (the call ana talks on, the waiting call)."""
+    await tenant.put_queue("q", wrap_up_s=0)
+    await tenant.put_agent("ana")
+    await tenant.state("ana", "available")
+    first = await tenant.arrive("q")
+    await tenant.accept(first["id"])
+    second = await tenant.arrive("q")
+    assert (await tenant.call(second["id"]))["state"] == "queued"
+    return first["id"], second["id"]
+
+
 class Api:
     """The service behind an httpx client; creates tenants with the platform admin token.
     `app` is set when the service runs in this process (its runtime is then reachable)."""

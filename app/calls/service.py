@@ -115,28 +115,34 @@ async def _explained(rt: Runtime, tenant: str, call: CallRecord) -> CallView:
     return call_view(item.call, item.position, item.waiting)
 
 
-async def _routed(rt: Runtime, tenant: str, reply: Reply, call_id: str) -> CallView:
-    """Route whoever the verb woke, then show the call as it now stands."""
+async def _routed(rt: Runtime, tenant: str, reply: Reply, call_id: str, *,
+                  explain: bool = True) -> CallView:
+    """Route whoever the verb woke, then show the call as it now stands (with why it waits,
+    unless `explain` is False)."""
     _raise_for(reply, call_id)
     outcome = await rt.settle(tenant, reply)
     call = outcome.offered.get(call_id) or reply.call
     if call is None:
         raise not_found("call", call_id)
-    if call.state == "queued" and call_id not in outcome.offered:
+    if explain and call.state == "queued" and call_id not in outcome.offered:
         return await _explained(rt, tenant, call)
     return call_view(call)
 
 
-async def create_call(rt: Runtime, tenant: str, body: CallCreate) -> tuple[CallView, bool]:
-    """The call, and whether it is new (False: the external_id was seen before)."""
+async def create_call(rt: Runtime, tenant: str, body: CallCreate, *,
+                      explain: bool = True) -> tuple[CallView, bool]:
+    """The call, and whether it is new (False: the external_id was seen before). A caller
+    that has no use for why a waiting call waits (the simulator) passes `explain=False` and
+    saves the script that reads it."""
     fields = body.model_dump(mode="json", exclude_none=True)
     fields.setdefault("external_id", None)
     reply = await rt.run("enqueue", tenant, {"call": fields}, queues=[body.queue])
     _raise_for(reply, "")
     if reply.repeated and reply.call is not None:
-        return await _explained(rt, tenant, reply.call), False
+        return (await _explained(rt, tenant, reply.call) if explain
+                else call_view(reply.call)), False
     assert reply.call is not None
-    return await _routed(rt, tenant, reply, reply.call.id), True
+    return await _routed(rt, tenant, reply, reply.call.id, explain=explain), True
 
 
 async def get_call(rt: Runtime, tenant: str, call_id: str) -> CallView:

@@ -95,7 +95,7 @@ class InProcess:
 
     async def arrive(self, body: Json) -> Json:
         view, _ = await self._do(calls.create_call(self.rt, self.tenant,
-                                                   _body(CallCreate, body)))
+                                                   _body(CallCreate, body), explain=False))
         return dict(view.model_dump(mode="json"))
 
     async def accept(self, call_id: str, offer_id: str) -> None:

@@ -4,14 +4,17 @@ Every script is `lua/common.lua` and `lua/lifecycle.lua` followed by its verb fi
 its SHA1. A server (or cluster node) that does not have it, after a restart or a failover,
 answers NOSCRIPT; the script then runs once in full with EVAL, which also caches it there.
 A script that needs a queue's keys it was not given answers `need` without writing;
-`Store.run` adds them and asks again. An agent's queues are remembered per process, so the
-common case is one round trip.
+`Store.run` adds them and asks again. An agent's queues are remembered per process, and so
+is the agent of a call this process saw offered or connected (a request about a call names
+only the call, but ending it frees its agent, whose queues the script needs), so the common
+case is one round trip.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
@@ -34,6 +37,8 @@ VERBS = (
 # Projection runs before the tenant is marked projected (its meta is written last).
 UNGUARDED = frozenset({"project_tenant", "upsert_queue", "upsert_agent"})
 MAX_NEED_ROUNDS = 4
+# Calls whose agent is remembered, per process: the most recently offered or connected ones.
+CALL_AGENTS_KEPT = 20_000
 
 
 class TenantNotProjected(Exception):
@@ -66,6 +71,7 @@ class Store:
         self.candidate_limit = candidate_limit
         self.scripts = {verb: Script.of(verb) for verb in VERBS}
         self._agent_queues: dict[tuple[str, str], set[str]] = {}
+        self._call_agents: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._loaded = False
 
     async def load(self) -> None:
@@ -104,6 +110,8 @@ class Store:
     async def run(self, verb: str, tenant: str, request: dict[str, object], *,
                   queues: tuple[str, ...] | list[str] = (), agent: str | None = None) -> Reply:
         wanted = list(dict.fromkeys(queues))
+        if agent is None and isinstance(call_id := request.get("call_id"), str):
+            agent = self._call_agents.get((tenant, call_id))
         known = self._agent_queues.get((tenant, agent)) if agent else None
         if known:
             wanted.extend(q for q in sorted(known) if q not in wanted)
@@ -120,8 +128,23 @@ class Store:
                 raise TenantNotProjected(tenant)
             need = reply.details.get("need")
             if not isinstance(need, list):
+                self._remember_agent(tenant, reply)
                 return reply
             wanted.extend(str(q) for q in need if q not in wanted)
             if agent:
                 self._agent_queues.setdefault((tenant, agent), set()).update(map(str, need))
         raise RuntimeError(f"{verb}: queue keys still missing after {MAX_NEED_ROUNDS} rounds")
+
+    def _remember_agent(self, tenant: str, reply: Reply) -> None:
+        call = reply.call
+        if call is None:
+            return
+        agent = call.agent_id or (call.offer.agent_id if call.offer else None)
+        key = (tenant, call.id)
+        if agent is None or call.ended_ms is not None:
+            self._call_agents.pop(key, None)
+            return
+        self._call_agents[key] = agent
+        self._call_agents.move_to_end(key)
+        if len(self._call_agents) > CALL_AGENTS_KEPT:
+            self._call_agents.popitem(last=False)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
+
+from app.calls import service as calls
+from app.calls.schemas import CallCreate
 from app.store import keys
-from tests.support import Api, TenantApi
+from tests.support import Api, TenantApi, talking_with_one_waiting
 
 
 async def test_arrive_offer_accept_complete_wrap_up(tenant: TenantApi) -> None:
@@ -83,3 +88,68 @@ async def test_ids_never_repeat_when_redis_comes_back_behind(service: Api) -> No
     await asyncio.sleep(0.002)  # a restart takes longer than the clock's millisecond
     second = await tenant.arrive("q")
     assert second["id"] > first["id"]
+
+
+def _count_scripts(service: Api, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The verbs the store sends to Redis, in order, from now on."""
+    store = service.runtime.store
+    sent: list[str] = []
+    real = store._eval
+
+    async def counting(verb: str, keys_: list[str], args: list[str | int]) -> Any:
+        sent.append(verb)
+        return await real(verb, keys_, args)
+
+    monkeypatch.setattr(store, "_eval", counting)
+    return sent
+
+
+async def test_completing_a_call_this_process_connected_is_one_script(
+        service: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request names only the call; the store remembers the agent it connected, so the
+    script gets the agent's queue keys at once (freeing the agent needs them)."""
+    tenant = await service.tenant("manual")
+    first, second = await talking_with_one_waiting(tenant)
+    sent = _count_scripts(service, monkeypatch)
+    await tenant.complete(first)
+    assert sent.count("complete") == 1, sent
+    # the keys were the right ones: ana, free again, is offered the waiting call
+    assert (await tenant.call(second))["offer"]["agent_id"] == "ana"
+
+
+@pytest.mark.parametrize("memory", ["none", "stale"])
+async def test_completing_without_the_right_agent_in_memory_asks_again(
+        service: Api, monkeypatch: pytest.MonkeyPatch, memory: str) -> None:
+    """Another replica connected the call (nothing remembered), or the memory names another
+    agent: the script asks for the queue keys it lacks, and the call ends all the same."""
+    tenant = await service.tenant("manual")
+    first, second = await talking_with_one_waiting(tenant)
+    store = service.runtime.store
+    store._agent_queues.clear()
+    if memory == "none":
+        store._call_agents.clear()
+    else:
+        await tenant.put_agent("bob")
+        store._call_agents[(tenant.id, first)] = "bob"
+    sent = _count_scripts(service, monkeypatch)
+    done = await tenant.complete(first)
+    assert done["state"] == "completed"
+    assert sent.count("complete") == 2, sent
+    assert (await tenant.call(second))["offer"]["agent_id"] == "ana"
+
+
+async def test_an_arrival_need_not_be_explained(
+        service: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`create_call(explain=False)` (the simulator) skips the read of why the call waits;
+    the call is queued all the same."""
+    tenant = await service.tenant("manual")
+    await tenant.put_queue("q")
+    sent = _count_scripts(service, monkeypatch)
+    body = CallCreate.model_validate({"queue": "q"})
+    plain, new = await calls.create_call(service.runtime, tenant.id, body, explain=False)
+    assert new and plain.state == "queued" and plain.waiting_reason is None
+    assert "explain" not in sent, sent
+    explained, _ = await calls.create_call(service.runtime, tenant.id, body)
+    assert explained.waiting_reason == "no-agent-logged-in"
+    assert explained.position == 2
+    assert sent.count("explain") == 1, sent

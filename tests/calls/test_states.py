@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tests.support import Json, TenantApi, expect
+from tests.support import Json, TenantApi, expect, talking_with_one_waiting
 
 
 def ms(ts: str) -> int:
@@ -208,19 +208,13 @@ async def test_complete_records_outcome_and_refuses_wrong_state(tenant: TenantAp
 
 
 async def test_complete_without_wrap_up_frees_agent_in_same_request(tenant: TenantApi) -> None:
-    await tenant.put_queue("q", wrap_up_s=0)
-    await tenant.put_agent("ana")
-    await tenant.state("ana", "available")
-    c1 = await tenant.arrive("q")
-    await tenant.accept(c1["id"])
-    c2 = await tenant.arrive("q")
-    assert (await tenant.call(c2["id"]))["state"] == "queued"
+    c1, c2 = await talking_with_one_waiting(tenant)
     await tenant.advance(3)
     now = await tenant.clock_ms()
 
-    await tenant.complete(c1["id"])
+    await tenant.complete(c1)
     # ana went available at once and was offered the waiting call in the same request.
-    await offered_to(tenant, c2["id"], "ana")
+    await offered_to(tenant, c2, "ana")
     changes = [e for e in await tenant.events({"agent.state_changed"})
                if e["data"]["agent_id"] == "ana"]
     assert [c["data"]["state"] for c in changes[-2:]] == ["available", "reserved"]
