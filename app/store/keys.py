@@ -2,8 +2,9 @@
 
 All keys of one tenant carry the hash tag `{t:<tenant>}`, so every script touches one slot
 and tenants spread over a Redis Cluster's shards. Scripts receive these keys in KEYS, in the
-order of `FIXED`, followed by, for every queue they may touch, its waiting calls and its
-available agents per channel (in the order of `CHANNELS`).
+order of `FIXED`, followed by, for every queue they may touch, its waiting calls (by rank and
+by entry), its available agents per channel (in the order of `CHANNELS`) and its busy agents
+by when they are expected to be free.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ FIXED = (
     "customers",  # hash: customer_id -> the agent who last completed a call of theirs
     "logged",  # set: agents not offline (why-it-waits counts scan these, not every agent)
     "tz",  # zset: "<from ms>:<UTC offset ms>" by from ms, the tenant's zone (none for UTC)
+    "staff",  # hash: per queue, counts of its agents logged in, eligible, free and at work
 )
 
 
@@ -64,8 +66,14 @@ def entered(tenant: str, queue: str) -> str:
     return f"{prefix(tenant)}qe:{queue}"
 
 
+def freeing(tenant: str, queue: str) -> str:
+    """Zset of a queue's eligible agents at work without room, per channel, by when they are
+    expected to have room again ("<channel>|<agent>", scored channel index × 10¹⁵ + ms)."""
+    return f"{prefix(tenant)}qf:{queue}"
+
+
 def queue_keys(tenant: str, queue: str) -> list[str]:
-    """What a script is given for one queue: its waiting calls by rank and by entry time, then
-    `available` per channel."""
+    """What a script is given for one queue: its waiting calls by rank and by entry time,
+    `available` per channel, then `freeing`."""
     return [waiting(tenant, queue), entered(tenant, queue),
-            *(available(tenant, queue, ch) for ch in CHANNELS)]
+            *(available(tenant, queue, ch) for ch in CHANNELS), freeing(tenant, queue)]

@@ -73,7 +73,8 @@ call.offer = {id = next_id('o'), agent_id = agent_id, offered_ms = now,
 live.call_id = call.id
 live.offer_id = call.offer.id
 contacts(live)[call.id] = {channel = call.channel or 'voice', stage = 'offered',
-  offer_id = call.offer.id}
+  offer_id = call.offer.id, expect_ms = math.floor(now + handle_times(call.queue).aht + 0.5),
+  expect_wrap_ms = math.floor((qc.wrap_up_s or 0) * 1000 + 0.5)}
 settle_agent(agent_id, live, cfg, now, true)
 emit('call.offered', now, {call = call, queue = call.queue, offer = call.offer,
   agent = {id = agent_id, name = cfg.name, attributes = cfg.attributes or {}}})

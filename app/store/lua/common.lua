@@ -16,8 +16,8 @@ local K_META, K_CALLS, K_AGENTS, K_EXT = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_QCFG, K_ACFG, K_TIMERS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local K_CLOCK, K_SEQ, K_ENDED, K_TARGETED = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local K_STATS, K_QLIVE, K_CUSTOMERS, K_LOGGED = KEYS[13], KEYS[14], KEYS[15], KEYS[16]
-local K_TZ = KEYS[17]
-local FIXED = 17
+local K_TZ, K_STAFF = KEYS[17], KEYS[18]
+local FIXED = 18
 
 if ARGV[4] ~= 'unguarded' and redis.call('EXISTS', K_META) == 0 then
   return cjson.encode({error = 'unprojected'})
@@ -34,16 +34,17 @@ local CHANNELS = {'voice', 'chat', 'email', 'video', 'callback'}
 local EXCLUSIVE = {voice = true, video = true, callback = true}
 
 -- QW[q]: the queue's waiting calls by rank; QE[q]: the same by entry time; QA[q][channel]:
--- its agents with room for that channel.
-local QW, QE, QA = {}, {}, {}
+-- its agents with room for that channel; QF[q]: its busy agents by when they should be free.
+local QW, QE, QA, QF = {}, {}, {}, {}
 if type(REQ.queues) == 'table' then
-  local stride = 2 + #CHANNELS
+  local stride = 3 + #CHANNELS
   for i, q in ipairs(REQ.queues) do
     local base = FIXED + (i - 1) * stride
     QW[q] = KEYS[base + 1]
     QE[q] = KEYS[base + 2]
     QA[q] = {}
     for c, ch in ipairs(CHANNELS) do QA[q][ch] = KEYS[base + 2 + c] end
+    QF[q] = KEYS[base + 3 + #CHANNELS]
   end
 end
 

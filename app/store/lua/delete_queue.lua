@@ -24,6 +24,7 @@ end
 if #overflowing > 0 or #members > 0 then
   return fail('queue-in-use', {queue = q, overflow_from = overflowing, agents = members})
 end
+drop_tallies(q)
 for i = 1, #cfgs, 2 do
   local acfg = cjson.decode(cfgs[i + 1])
   local list = {}

@@ -51,12 +51,12 @@ if preferred then arm(preference_timer(c), c.preferred_until_ms) end
 save(K_CALLS, c.id, c)
 if present(c.external_id) then redis.call('HSET', K_EXT, c.external_id, c.id) end
 -- The event says where the call stands: with enough agents free it is about to be offered;
--- otherwise the logged-in agents are read for the estimate (only for a call that must wait).
+-- otherwise it has an estimated wait (only a call that must wait reads the tallies for it).
 local candidates = candidates_for_call(c, 0)
 local at = position(c)
 local estimate = 0
 if at > #candidates then
-  estimate = staffing_for(c, qc, logged_in_agents(), at, now).estimate_ms
+  estimate = staffing_for(c, qc, at, now).estimate_ms
 end
 if estimate then estimate = math.floor(estimate + 0.5) / 1000 else estimate = cjson.null end
 emit('call.queued', now, {call = c, position = at, estimated_wait_s = estimate})

@@ -1,7 +1,7 @@
--- Read-only: why waiting calls wait, with the counts behind it, their positions and
--- estimated waits.
--- O(logged-in agents of the tenant), once for all the calls asked about: for reads and for
--- calls that could not be offered, not for the routing path.
+-- Why waiting calls wait, with the counts behind it, their positions and estimated waits.
+-- Reads its queue's tallies (a queue's first estimate builds them), or, for a call with
+-- requirements of its own or not yet fully relaxed, every logged-in agent once for all the
+-- calls asked about. REQ.exact: always the latter (tests compare the two).
 local now = now_ms()
 local calls, queues = {}, {}
 for _, id in ipairs(REQ.call_ids) do
@@ -15,13 +15,11 @@ end
 local m = missing()
 if m then return m end
 
-local agents = logged_in_agents()
-
 local out = {}
 for _, call in ipairs(calls) do
   local item = {call = call, position = position(call)}
   if call.state == 'queued' then
-    local s = staffing_for(call, queues[call.queue], agents, item.position, now)
+    local s = staffing_for(call, queues[call.queue], item.position, now, REQ.exact)
     local reason
     if present(call.target_agent) then
       reason = 'preferred-agent-hold'

@@ -33,6 +33,141 @@ local function set_agent_state(agent_id, live, state, now, reason, unsaved)
     previous_since_ms = before_since, previous_reason = before_reason})
 end
 
+-- Staffing tallies: what a waiting call's estimate needs of its queue's agents, kept as the
+-- agents change, so that the estimate reads counts instead of every logged-in agent (its cost
+-- stays flat in the number of agents, DESIGN §6). K_STAFF holds, for each queue q once
+-- 'built|q' is set (the first estimate of q builds it):
+--   q|l         its members logged in;
+--   q|e:<ch>    of those, the eligible ones (the queue's index holds them) with capacity for ch;
+--   q|a:<ch>    of those, available with room for ch now;
+--   q|w:<ch>    of those, at work: room now, or busy and neither away nor leaving after it;
+--   x|q|<id>    one agent's share of these, as tokens, so a change applies the difference.
+-- QF[q] holds the ones at work without room, by when they are expected to have room again
+-- (member '<ch>|<wrap-up ms>|<id>', score: (channel index - 1) × 10^15 + that ms).
+local CH_INDEX = {}
+for i, ch in ipairs(CHANNELS) do CH_INDEX[ch] = i end
+local CH_SPAN = 1e15
+
+local function member_of(cfg, queue)
+  for _, q in ipairs(cfg.member_of or {}) do if q == queue then return true end end
+  return false
+end
+
+-- When an agent is expected to have room again: its soonest contact's expected end, and the
+-- wrap-up still due after that contact's conversation. Set when the contact is offered (one
+-- handle time of its queue later, the queue's wrap-up after talk) and when its wrap-up starts
+-- (its end, nothing after); a contact without them ends now.
+local function free_at(live, now)
+  local at, wrap
+  for _, c in pairs(contacts(live)) do
+    local e, w = c.expect_ms or now, c.expect_wrap_ms or 0
+    if not at or e < at or (e == at and w < wrap) then at, wrap = e, w end
+  end
+  return at or now, wrap or 0
+end
+-- How soon (ms) that is from now: a conversation running past its expected end still has
+-- its wrap-up to do.
+local function frees_in(at, wrap, now) return math.max(at - now, wrap, 0) end
+
+local function share_of(live, cfg, q, now)
+  if not live or live.state == 'offline' then return '' end
+  local out, cap, at = {'l'}, capacity(cfg), nil
+  for _, e in ipairs(eligible_queues(cfg)) do
+    if e == q then
+      for _, ch in ipairs(CHANNELS) do
+        if (cap[ch] or 0) > 0 then
+          out[#out + 1] = 'e:' .. ch
+          if live.state == 'available' and room_for(live, cfg, ch) then
+            out[#out + 1] = 'a:' .. ch
+            out[#out + 1] = 'w:' .. ch
+          elseif live.state ~= 'away' and not present(live.after_call) then
+            if not at then
+              local e, w = free_at(live, now)
+              at = string.format('%d:%d', e, w)
+            end
+            out[#out + 1] = 'w:' .. ch
+            out[#out + 1] = 'f:' .. ch .. '=' .. at
+          end
+        end
+      end
+      break
+    end
+  end
+  return table.concat(out, ' ')
+end
+
+local function share_tokens(share)
+  local out = {}
+  for t in string.gmatch(share, '%S+') do
+    local ch, at = string.match(t, '^f:(%a+)=(.+)$')
+    if ch then out[ch] = at else out[t] = true end
+  end
+  return out
+end
+-- The QF entry of an agent's 'f' token: member and score.
+local function freeing_entry(ch, at, agent_id)
+  local e, w = string.match(at, '^(%-?%d+):(%d+)$')
+  return ch .. '|' .. w .. '|' .. agent_id, num((CH_INDEX[ch] - 1) * CH_SPAN + tonumber(e))
+end
+
+-- The agent's share of queue q's tallies becomes what its records say now (none: live nil).
+local function tally(agent_id, live, cfg, q, now)
+  local v = redis.call('HMGET', K_STAFF, 'built|' .. q, 'x|' .. q .. '|' .. agent_id)
+  if not v[1] then return end
+  local old, new = v[2] or '', share_of(live, cfg, q, now)
+  if old == new then return end
+  local was, is = share_tokens(old), share_tokens(new)
+  for t, at in pairs(was) do
+    if at == true then
+      if is[t] == nil then redis.call('HINCRBY', K_STAFF, q .. '|' .. t, -1) end
+    elseif is[t] ~= at then
+      redis.call('ZREM', QF[q], (freeing_entry(t, at, agent_id)))
+    end
+  end
+  for t, at in pairs(is) do
+    if at == true then
+      if was[t] == nil then redis.call('HINCRBY', K_STAFF, q .. '|' .. t, 1) end
+    elseif was[t] ~= at then
+      local member, score = freeing_entry(t, at, agent_id)
+      redis.call('ZADD', QF[q], score, member)
+    end
+  end
+  if new == '' then
+    redis.call('HDEL', K_STAFF, 'x|' .. q .. '|' .. agent_id)
+  else
+    redis.call('HSET', K_STAFF, 'x|' .. q .. '|' .. agent_id, new)
+  end
+end
+local function tally_agent(agent_id, live, cfg)
+  local now = now_ms()
+  for _, q in ipairs((cfg or {}).member_of or {}) do tally(agent_id, live, cfg, q, now) end
+end
+
+-- Forget queue q's tallies (its next estimate builds them again).
+local function drop_tallies(q)
+  local fields = {'built|' .. q, q .. '|l'}
+  for _, ch in ipairs(CHANNELS) do
+    for _, kind in ipairs({'e:', 'a:', 'w:'}) do fields[#fields + 1] = q .. '|' .. kind .. ch end
+  end
+  for _, agent_id in ipairs(redis.call('HKEYS', K_ACFG)) do
+    fields[#fields + 1] = 'x|' .. q .. '|' .. agent_id
+  end
+  for i = 1, #fields, 1000 do  -- (unpack has a limit)
+    redis.call('HDEL', K_STAFF, unpack(fields, i, math.min(i + 999, #fields)))
+  end
+  redis.call('DEL', QF[q])
+end
+-- Count queue q's agents afresh: once per queue (O(agents)), then kept as they change.
+local function build_tallies(q, now)
+  drop_tallies(q)
+  redis.call('HSET', K_STAFF, 'built|' .. q, 1)
+  local cfgs = redis.call('HGETALL', K_ACFG)
+  for i = 1, #cfgs, 2 do
+    local cfg = cjson.decode(cfgs[i + 1])
+    if member_of(cfg, q) then tally(cfgs[i], load(K_AGENTS, cfgs[i]), cfg, q, now) end
+  end
+end
+
 -- The per-queue, per-channel indexes of agents with room (common.lua): kept in step with every
 -- change of an agent's state, contacts or configuration. live.ix remembers the member each
 -- queue's index holds for the agent (it depends on the queue's strategy).
@@ -60,9 +195,10 @@ local function index_in_queue(agent_id, live, cfg, q)
 end
 local function index_agent(agent_id, live, cfg)
   for _, q in ipairs(eligible_queues(cfg)) do index_in_queue(agent_id, live, cfg, q) end
+  tally_agent(agent_id, live, cfg)
   save(K_AGENTS, agent_id, live)
 end
--- Out of every index of the queues it was eligible for (before a change of configuration).
+-- Out of every index and tally of the queues it was in (before a change of configuration).
 local function unindex_agent(agent_id, live, cfg)
   local ix = type(live.ix) == 'table' and live.ix or {}
   for _, q in ipairs(eligible_queues(cfg)) do
@@ -72,6 +208,7 @@ local function unindex_agent(agent_id, live, cfg)
     ix[q] = nil
   end
   live.ix = ix
+  tally_agent(agent_id, nil, cfg)
 end
 -- Is the agent in the index a call of this queue and channel is routed from?
 local function indexed(agent_id, live, q, channel)
@@ -163,57 +300,59 @@ local function handle_times(queue)
   return {aht = tonumber(v[1]) or 0, var = tonumber(v[2]) or 0, talk = tonumber(v[3]) or 0}
 end
 
--- When a busy agent is expected to have room again: its soonest contact to end. A wrap-up
--- ends at a known time; a conversation after the queue's mean talk time less what has passed
--- (never below zero), plus its wrap-up; an offer after a whole handle time.
-local function frees_in(live, now, ht)
-  local soonest
-  for _, c in pairs(contacts(live)) do
-    local r
-    if c.stage == 'wrap_up' and c.wrap_due_ms then
-      r = c.wrap_due_ms - now
-    elseif c.stage == 'connected' and c.connected_ms then
-      r = math.max(ht.talk - (now - c.connected_ms), 0) + (c.wrap_s or 0) * 1000
-    else
-      r = ht.aht
-    end
-    r = math.max(r, 0)
-    if not soonest or r < soonest then soonest = r end
-  end
-  return soonest or 0
-end
-
--- The logged-in agents (offline ones are most of a large tenant), read once per script.
+-- The logged-in agents (offline ones are most of a large tenant), read once per script, and
+-- only for a call whose own requirements (or relaxation step) the tallies do not cover.
+local LOGGED_IN
 local function logged_in_agents()
-  local agents = {}
+  if LOGGED_IN then return LOGGED_IN end
+  LOGGED_IN = {}
   for _, agent_id in ipairs(redis.call('SMEMBERS', K_LOGGED)) do
     local live, cfg = load(K_AGENTS, agent_id), agent_cfg(agent_id)
     if live and cfg and live.state ~= 'offline' then
-      agents[#agents + 1] = {cfg = cfg, live = live}
+      LOGGED_IN[#LOGGED_IN + 1] = {id = agent_id, cfg = cfg, live = live}
     end
   end
-  return agents
+  return LOGGED_IN
 end
 
-local function member_of(cfg, queue)
-  for _, q in ipairs(cfg.member_of or {}) do if q == queue then return true end end
-  return false
+-- Does the call need of an agent just what its queue's index (and tallies) hold: the queue's
+-- requirements fully relaxed, and none of its own?
+local function tallied_needs(call, qc)
+  local steps = relax_steps(qc)
+  return (call.relax_step or 0) >= #steps
+    and #relaxed(call.requirements, steps, call.relax_step or 0) == 0
 end
 
--- Who could serve a waiting call and how soon (DESIGN §3.6), and its estimated wait:
---   k = calls ahead of it and itself, less the eligible agents with room now;
---   N = eligible agents at work (not away, not leaving after their call);
---   estimate = T1 + (k - 1) * AHT / N, where T1, the time until the first of them frees,
---   is AHT / N for random (exponential) handle times and the soonest expected end of a busy
---   agent's contact for regular ones, weighted by the squared coefficient of variation of
---   the queue's handle times. For an M/M/N queue this is the known best (n + 1) * AHT / N.
-local function staffing_for(call, qc, agents, position, now)
+-- Of the busy agents, those expected to end first (by the zset's order: end, then member),
+-- for the soonest to have room: a longer-running conversation may still be the soonest when
+-- the others' wrap-ups are longer (the same one, in practice, when the wrap-ups are alike).
+local SOONEST_AMONG = 16
+
+-- The counts from the queue's tallies (built on first use), and the soonest a busy one frees.
+local function tallied(queue, channel, now)
+  if not redis.call('HGET', K_STAFF, 'built|' .. queue) then build_tallies(queue, now) end
+  local ch = CH_INDEX[channel] and channel or 'voice'
+  local v = redis.call('HMGET', K_STAFF, queue .. '|l', queue .. '|e:' .. ch,
+    queue .. '|a:' .. ch, queue .. '|w:' .. ch)
+  local s = {logged_in = tonumber(v[1] or '0'), eligible = tonumber(v[2] or '0'),
+    available = tonumber(v[3] or '0'), working = tonumber(v[4] or '0')}
+  local lo = (CH_INDEX[ch] - 1) * CH_SPAN
+  local first = redis.call('ZRANGEBYSCORE', QF[queue], num(lo), '(' .. num(lo + CH_SPAN),
+    'WITHSCORES', 'LIMIT', 0, SOONEST_AMONG)
+  for i = 1, #first, 2 do
+    local r = frees_in(tonumber(first[i + 1]) - lo, tonumber(string.match(first[i], '|(%d+)|')),
+      now)
+    if not s.soonest or r < s.soonest then s.soonest = r end
+  end
+  return s
+end
+
+-- The same counts read off every logged-in agent, for any requirements.
+local function scanned(call, qc, channel, now)
   local s = {logged_in = 0, eligible = 0, available = 0, working = 0}
+  local busy = {}
   local needed = effective_requirements(call, qc)
-  local channel = call.channel or 'voice'
-  local ht = handle_times(call.queue)
-  local soonest
-  for _, a in ipairs(agents) do
+  for _, a in ipairs(logged_in_agents()) do
     if member_of(a.cfg, call.queue) then
       s.logged_in = s.logged_in + 1
       if (capacity(a.cfg)[channel] or 0) > 0 and meets(a.cfg, needed) then
@@ -224,12 +363,42 @@ local function staffing_for(call, qc, agents, position, now)
           s.working = s.working + 1
         elseif state ~= 'away' and not present(a.live.after_call) then
           s.working = s.working + 1
-          local r = frees_in(a.live, now, ht)
-          if not soonest or r < soonest then soonest = r end
+          local at, wrap = free_at(a.live, now)
+          busy[#busy + 1] = {at = at, wrap = wrap,
+            member = channel .. '|' .. string.format('%d', wrap) .. '|' .. a.id}
         end
       end
     end
   end
+  table.sort(busy, function(x, y)
+    if x.at ~= y.at then return x.at < y.at end
+    return x.member < y.member
+  end)
+  for i = 1, math.min(#busy, SOONEST_AMONG) do
+    local r = frees_in(busy[i].at, busy[i].wrap, now)
+    if not s.soonest or r < s.soonest then s.soonest = r end
+  end
+  return s
+end
+
+-- Who could serve a waiting call and how soon (DESIGN §3.6), and its estimated wait:
+--   k = calls ahead of it and itself, less the eligible agents with room now;
+--   N = eligible agents at work (not away, not leaving after their call);
+--   estimate = T1 + (k - 1) * AHT / N, where T1, the time until the first of them frees,
+--   is AHT / N for random (exponential) handle times and the soonest expected end of a busy
+--   agent's contact for regular ones, weighted by the squared coefficient of variation of
+--   the queue's handle times. For an M/M/N queue this is the known best (n + 1) * AHT / N.
+-- A contact is expected to end one handle time (the mean of its queue then) after it is
+-- offered, and a wrap-up when it is due. `exact` counts every logged-in agent (tests compare).
+local function staffing_for(call, qc, position, now, exact)
+  local channel = call.channel or 'voice'
+  local s
+  if tallied_needs(call, qc) and not exact then
+    s = tallied(call.queue, channel, now)
+  else
+    s = scanned(call, qc, channel, now)
+  end
+  local ht = handle_times(call.queue)
   s.aht_ms = ht.aht
   if position and s.working > 0 and ht.aht > 0 then
     local k = position - s.available
@@ -238,10 +407,11 @@ local function staffing_for(call, qc, agents, position, now)
     else
       local per = ht.aht / s.working
       local w = math.min(math.max(ht.var / (ht.aht * ht.aht), 0), 1)
-      local first = w * per + (1 - w) * (soonest or per)
+      local first = w * per + (1 - w) * (s.soonest or per)
       s.estimate_ms = first + (k - 1) * per
     end
   end
+  s.soonest = nil
   return s
 end
 
@@ -426,6 +596,7 @@ local function finish_agent_part(call, now)
     c.wrap = next_id('w')
     c.wrap_since_ms = now
     c.wrap_due_ms = now + wrap_s * 1000
+    c.expect_ms, c.expect_wrap_ms = c.wrap_due_ms, 0
     point_at_latest(live)
     arm('wrap|' .. agent_id .. '|' .. c.wrap, now + wrap_s * 1000)
   else

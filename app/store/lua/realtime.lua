@@ -1,6 +1,6 @@
 -- Read-only: queues as a supervisor sees them now (DESIGN §3.6): waiting and offered calls,
 -- the longest wait, the members at work by state, and the estimated wait of a new call.
--- O(logged-in agents of the tenant) once for all the queues asked about.
+-- The counts by state read every logged-in agent of the tenant, once for all the queues.
 local now = now_ms()
 for _, q in ipairs(REQ.report) do want(q) end
 local m = missing()
@@ -25,7 +25,7 @@ for _, q in ipairs(REQ.report) do
       end
     end
     local new_call = {queue = q, channel = REQ.channel or 'voice'}
-    local s = staffing_for(new_call, qc, agents, waiting + 1, now)
+    local s = staffing_for(new_call, qc, waiting + 1, now)
     out[#out + 1] = {queue = q, waiting = waiting, offered = math.max(in_queue - waiting, 0),
       oldest_entered_ms = oldest[2] and tonumber(oldest[2]) or NULL, agents = by_state,
       agents_logged_in = s.logged_in, agents_eligible = s.eligible,

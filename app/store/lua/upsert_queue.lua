@@ -28,6 +28,7 @@ for i = 1, #cfgs, 2 do
     save(K_AGENTS, agent_id, live)
   end
 end
+build_tallies(q, now)  -- who is eligible may have changed
 emit('queue.updated', now, {queue = q, config = cfg})
 -- Newly eligible agents may take waiting calls at once.
 if redis.call('ZCARD', QW[q]) > 0 then
