@@ -72,8 +72,12 @@ class InProcess:
         self.tenant = tenant
         self._after: str | None = None
         self._now: int | None = None
+        # The first timer, read with the events after the last step; None once anything
+        # has changed since (every verb, advancing the clock).
+        self._first: tuple[tuple[str, int] | None] | None = None
 
     async def _do(self, work: Any) -> Any:
+        self._first = None
         try:
             return await work
         except SwitchboardError as e:
@@ -112,22 +116,29 @@ class InProcess:
         if self._now is None:  # only this run moves the clock
             self._now = await reads.tenant_now_ms(self.rt.redis, self.tenant,
                                                   self.rt.clock.now_ms())
-        first = await reads.first_timer(self.rt.redis, self.tenant)
+        if self._first is None:
+            self._first = (await reads.first_timer(self.rt.redis, self.tenant),)
+        first = self._first[0]
         return self._now, None if first is None else first[1]
 
     async def advance_to(self, at_ms: int) -> None:
         """What `POST /v1/clock/advance` does for a manual clock, without reading back what
         this run already knows."""
+        self._first = None
         await fire_due(self.rt, self.tenant, at_ms, manual=True)
         self._now = at_ms
 
     async def events(self) -> list[SeenEvent]:
+        """The new events, and the first timer read in the same round trip: `clock` (which
+        the run asks next) needs no other while nothing has changed."""
         if self._after is None:
             self._after = await reads.last_event_id(self.rt.redis, self.tenant)
             return []
         out: list[SeenEvent] = []
         while True:
-            page = await reads.events(self.rt.redis, self.tenant, self._after, 1000)
+            page, first = await reads.events_and_first_timer(
+                self.rt.redis, self.tenant, self._after, 1000)
+            self._first = (first,)
             out.extend(SeenEvent(e.type, e.at_ms, e.data) for e in page)
             if page:
                 self._after = page[-1].id

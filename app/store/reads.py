@@ -78,6 +78,18 @@ async def events(redis: Redis, tenant: str, after: str | None, limit: int) -> li
     return stored_events(rows)
 
 
+async def events_and_first_timer(
+        redis: Redis, tenant: str, after: str, limit: int
+) -> tuple[list[StoredEvent], tuple[str, int] | None]:
+    """`events` and `first_timer` in one round trip (a driver that reads both after every
+    step: the simulator)."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.xrange(keys.key(tenant, "events"), min=f"({after}", max="+", count=limit)
+    pipe.zrange(keys.key(tenant, "timers"), 0, 0, withscores=True)
+    rows, first = await pipe.execute()
+    return stored_events(rows), (str(first[0][0]), round(float(first[0][1]))) if first else None
+
+
 async def last_event_id(redis: Redis, tenant: str) -> str:
     """The id of the newest event, or "0-0" when the stream is empty."""
     rows: list[Any] = await redis.xrevrange(keys.key(tenant, "events"), count=1)  # type: ignore[assignment]

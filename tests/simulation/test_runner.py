@@ -1,6 +1,7 @@
 """The simulation runner drives the real engine on a manual clock: agents' shifts, accept
 delays and missed offers, callers' patience, wrap-ups; the same result in process and over
-HTTP, call by call."""
+HTTP, call by call, on every back-end (a Redis Cluster too: the in-process engine reads the
+events and the next timer in one pipeline)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from app.simulation.engines import InProcess, OverHttp
 from app.simulation.runner import Result, Run
+from tests.conftest import BACKENDS
 from tests.support import Api
+
+
+@pytest.fixture(params=[*BACKENDS, "cluster+postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @dataclass(frozen=True)
