@@ -33,6 +33,7 @@ from app.db.migrate import upgrade
 from app.deps import RuntimeDep
 from app.errors import PROBLEM_JSON, SwitchboardError, problem
 from app.events.endpoints import router as events_router
+from app.events.streams import Streams
 from app.limits import BodyLimit
 from app.logs import configure_logging
 from app.metrics import CONTENT_TYPE, Metrics, RequestMetrics, stream_lag
@@ -73,9 +74,13 @@ async def open_runtime(settings: Settings, clock: WallClock | None = None,
     strategies = StrategyRegistry.discover()
     store = Store(redis, clock, events_max_len=settings.events_max_len,
                   candidate_limit=settings.candidate_limit)
+    # memory:// is one in-process server: the streams read it through the same client.
+    stream_redis = redis if settings.redis_url.startswith("memory://") else open_redis(
+        settings.redis_url, max_connections=settings.sse_max_streams)
     rt = Runtime(settings, clock, redis, db, store, strategies,
                  Dispatcher(store, strategies, metrics),
-                 KeyCache(clock, settings.api_key_cache_ttl_s), metrics)
+                 KeyCache(clock, settings.api_key_cache_ttl_s), metrics,
+                 Streams(stream_redis, settings.sse_max_streams))
     metrics.register_sampler("event_stream", stream_lag(redis))
     metrics.register_sampler("live_queues", live_queues(store))
     try:
@@ -87,6 +92,8 @@ async def open_runtime(settings: Settings, clock: WallClock | None = None,
 
 
 async def close_runtime(rt: Runtime) -> None:
+    if rt.streams.redis is not rt.redis:
+        await rt.streams.redis.aclose()
     await rt.redis.aclose()
     await rt.db.dispose()
 

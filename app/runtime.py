@@ -12,6 +12,7 @@ from app.auth import KeyCache
 from app.clock import WallClock
 from app.db.engine import Database
 from app.errors import SwitchboardError
+from app.events.streams import Streams
 from app.metrics import Metrics
 from app.projection import project_tenant
 from app.routing.dispatcher import Dispatcher, Outcome
@@ -32,6 +33,7 @@ class Runtime:
     dispatcher: Dispatcher
     keys: KeyCache
     metrics: Metrics
+    streams: Streams
 
     async def run(self, verb: str, tenant: str, request: dict[str, object], *,
                   queues: tuple[str, ...] | list[str] = (), agent: str | None = None) -> Reply:

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     api_key_cache_ttl_s: float = Field(30.0, ge=0)
     # Event stream: heartbeat comments keep idle SSE connections (and proxies) alive.
     sse_heartbeat_s: float = Field(15.0, gt=0)
+    # The event streams one process serves at once. Each waits on a Redis connection of a pool
+    # of its own, apart from the one routing uses, so followers cannot starve routing; one
+    # more is refused with 503 `too-many-streams` (polling GET /v1/events is never refused).
+    sse_max_streams: int = Field(64, ge=1, le=10_000)
     # Webhooks: targets on private, loopback or link-local addresses are refused unless allowed
     # (a receiver inside the same network; tests).
     webhook_allow_private: bool = False

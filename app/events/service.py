@@ -132,6 +132,7 @@ async def follow(rt: Runtime, tenant: str, after: str | None, selection: Selecti
                  disconnected: Callable[[], Awaitable[bool]]) -> AsyncIterator[str]:
     """Selected events after `after` as SSE frames, as they happen. Without `after` the stream
     starts at its end as of this call (not of the first read, which may come later)."""
+    rt.streams.check()
     position = after if after is not None else await reads.last_event_id(rt.redis, tenant)
     return _frames(rt, tenant, position, selection, disconnected)
 
@@ -157,19 +158,20 @@ async def _frames(rt: Runtime, tenant: str, position: str, selection: Selection,
     heartbeat_s = rt.settings.sse_heartbeat_s
     loop = asyncio.get_running_loop()
     last_sent_s = loop.time()
-    while not DRAINING.started and not await disconnected():
-        wait_s = last_sent_s + heartbeat_s - loop.time()
-        if wait_s <= 0:
-            yield HEARTBEAT
-            last_sent_s = loop.time()
-            continue
-        batch = await _until_draining(reads.wait_events(
-            rt.redis, tenant, position, STREAM_BATCH, math.ceil(wait_s * 1000)))
-        frames = []
-        for event in batch:
-            position = event.id
-            if selection.selects(event):
-                frames.append(frame(render(event)))
-        if frames:
-            yield "".join(frames)
-            last_sent_s = loop.time()
+    with rt.streams.slot() as served:
+        while served and not DRAINING.started and not await disconnected():
+            wait_s = last_sent_s + heartbeat_s - loop.time()
+            if wait_s <= 0:
+                yield HEARTBEAT
+                last_sent_s = loop.time()
+                continue
+            batch = await _until_draining(reads.wait_events(
+                rt.streams.redis, tenant, position, STREAM_BATCH, math.ceil(wait_s * 1000)))
+            frames = []
+            for event in batch:
+                position = event.id
+                if selection.selects(event):
+                    frames.append(frame(render(event)))
+            if frames:
+                yield "".join(frames)
+                last_sent_s = loop.time()

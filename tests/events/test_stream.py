@@ -47,7 +47,12 @@ class Served:
 
 @pytest.fixture
 async def served(make_settings: Callable[..., Settings]) -> AsyncIterator[Served]:
-    settings = make_settings(sse_heartbeat_s=HEARTBEAT_S)
+    async with serve(make_settings(sse_heartbeat_s=HEARTBEAT_S)) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[Served]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         port = free_port()
@@ -254,3 +259,36 @@ async def test_draining_ends_open_streams_at_once(tmp_path: Path) -> None:
         assert server.wait(timeout_s=5) in (0, -signal.SIGTERM)
     finally:
         server.stop()
+
+
+async def test_a_stream_over_the_limit_is_refused_and_slots_come_back(
+        make_settings: Callable[..., Settings]) -> None:
+    async with serve(make_settings(sse_heartbeat_s=HEARTBEAT_S, sse_max_streams=2)) as served:
+        t = await served.api.tenant("manual")
+        streams = served.api.runtime.streams
+        async with stream(t) as first, stream(t):
+            await first.heartbeat()
+            await until(lambda: streams.open == 2)
+            refused = await t.request("GET", "/v1/events/stream")
+            problem = expect(refused, 503)
+            assert (problem["type"], problem["limit"]) == ("/problems/too-many-streams", 2)
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            expect(await t.request("GET", "/v1/events"), 200)  # polling is never refused
+        await until(lambda: streams.open == 0)  # the clients went: their slots are free
+        async with stream(t) as again:
+            await again.heartbeat()
+
+
+async def test_followers_cannot_starve_routing_of_redis_connections(
+        make_settings: Callable[..., Settings], backend: str) -> None:
+    """Three streams wait in blocking reads (up to 2 s each) while routing has a pool of one
+    connection: the streams wait on connections of their own, so routing goes on at once."""
+    if backend.startswith("memory"):
+        pytest.skip("memory:// is one in-process server, without connections to share")
+    settings = make_settings(sse_heartbeat_s=30, redis_max_connections=1, sse_max_streams=3)
+    async with serve(settings) as served:
+        t = await served.api.tenant("manual")
+        async with stream(t), stream(t), stream(t):
+            await until(lambda: served.api.runtime.streams.open == 3)
+            async with asyncio.timeout(WAIT_S):
+                await busy_day(t)
