@@ -15,7 +15,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where: a dotted path into the body, a query parameter or a "
+                                   "header name.")
+    message: str
+    type: str | None = Field(None, description="The kind of check that failed (validation).")
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 `application/problem+json`. Besides these members a problem may
+    carry others naming what was wrong (`state`, `queue`, `limit`, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A stable slug, e.g. `/problems/queue-full`: what clients "
+                                  "branch on.", examples=["/problems/validation-error"])
+    title: str
+    status: int
+    detail: str = Field(description="What was wrong, in a sentence.")
+    errors: list[FieldError] | None = Field(
+        None, description="`validation-error`: every field that is wrong.")
 
 
 class SwitchboardError(Exception):

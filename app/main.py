@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -31,7 +32,7 @@ from app.db import repositories as repo
 from app.db.engine import open_database
 from app.db.migrate import upgrade
 from app.deps import RuntimeDep
-from app.errors import PROBLEM_JSON, SwitchboardError, problem
+from app.errors import PROBLEM_JSON, Problem, SwitchboardError, problem
 from app.events.endpoints import router as events_router
 from app.events.streams import Streams
 from app.limits import BodyLimit
@@ -156,6 +157,39 @@ def _install_error_handlers(app: FastAPI) -> None:
                         "An unexpected error; it has been logged.")
 
 
+def _document_problems(app: FastAPI) -> None:
+    """Every operation's errors are documented as what they are: problem+json (`Problem`),
+    the 422 of a body or parameter that fails validation included (FastAPI would describe
+    that one as its own `HTTPValidationError`, which the app never sends)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem_schema.pop("$defs", {}))
+        schemas["Problem"] = problem_schema
+        as_problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {"description": "Invalid request: the problem's `errors` "
+                                                       "name every field that is wrong.",
+                                        "content": as_problem}
+                responses["default"] = {"description": "Any other error (401, 403, 404, 409, "
+                                                       "413, 503, ...), with its stable `type`.",
+                                        "content": as_problem}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None, clock: WallClock | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
@@ -183,6 +217,7 @@ def create_app(settings: Settings | None = None, clock: WallClock | None = None)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: counts 413s too
     _install_error_handlers(app)
+    _document_problems(app)
     for router in (tenants_router, queues_router, agents_router, calls_router, events_router,
                    clock_router, webhooks_router, stats_router):
         app.include_router(router)
