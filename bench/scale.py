@@ -16,6 +16,8 @@ queue (`longest-idle` unless `--strategy`; `auto_accept: true`, `wrap_up_s: 0`).
     call, the call is completed and one new call arrives, so M stays M.
 (c) arrival that waits: `create_call` with N agents all busy, so the call waits and the
     script works out its estimated wait; each call is abandoned right after, untimed.
+(d) the supervisor's view beside (c), on the same tenants: the `realtime` script that
+    `GET /v1/realtime` and every `/metrics` scrape run (counts by state, estimated wait).
 
 Sizes alternate in blocks within each round so that noise hits both alike. Besides the
 wall time around the service call, Redis's own time for the EVALSHAs of each timed operation
@@ -111,8 +113,8 @@ class Scale:
         self.slow = SlowLog(ctl)
         self.setup_s: Json = {}
         # samples[scenario][size] -> {"wall_us": [...], "redis_us": [...], "evalsha": [...]}
-        self.samples: dict[str, dict[int, dict[str, list[float]]]] = {"a": {}, "b": {},
-                                                                       "c": {}}
+        self.samples: dict[str, dict[int, dict[str, list[float]]]] = {
+            "a": {}, "b": {}, "c": {}, "d": {}}
         self.rounds: list[Json] = []
 
     # ---- setup (untimed)
@@ -178,7 +180,7 @@ class Scale:
             self.c_tenants[n] = t
             self.setup_s[f"c: {n} agents busy"] = round(time.monotonic() - t0, 1)
             log(f"setup: {n} agents busy in {self.setup_s[f'c: {n} agents busy']} s")
-        for key, n in (("a", a.agents), ("b", a.waiting), ("c", a.busy)):
+        for key, n in (("a", a.agents), ("b", a.waiting), ("c", a.busy), ("d", a.busy)):
             for size in n:
                 self.samples[key][size] = {"wall_us": [], "redis_us": [], "evalsha": []}
 
@@ -228,6 +230,13 @@ class Scale:
             raise RuntimeError(f"c{size}: the arrival did not wait ({view.state})")
         await calls.abandon(self.rt, t, view.id)  # untimed: the queue stays empty
 
+    async def supervisor_view(self, size: int) -> None:
+        t = self.c_tenants[size]
+        reply = await self.timed("d", size, self.rt.run("realtime", t, {"report": [QUEUE]},
+                                                        queues=[QUEUE]))
+        if reply.details["agents"].get("busy") != size:
+            raise RuntimeError(f"d{size}: the view does not count {size} busy agents")
+
     async def agent_available(self, size: int, i: int) -> None:
         t, ids = self.b_tenants[size]
         aid = ids[i % len(ids)]
@@ -254,7 +263,8 @@ class Scale:
         for n in a.busy:
             for _ in range(20):
                 await self.waiting_arrival(n)
-        for key in ("a", "b", "c"):
+                await self.supervisor_view(n)
+        for key in ("a", "b", "c", "d"):
             for v in self.samples[key].values():
                 for lst in v.values():
                     lst.clear()
@@ -289,6 +299,7 @@ class Scale:
                 for n in order_c:
                     for _ in range(k):
                         await self.waiting_arrival(n)
+                        await self.supervisor_view(n)
                 done += k
             row: Json = {"round": r + 1, "seconds": round(time.monotonic() - t0, 1),
                          "load_avg": [round(x, 2) for x in os.getloadavg()]}
@@ -306,7 +317,8 @@ class Scale:
         out: Json = {}
         labels = {"a": ("arrival (create_call)", "available agents"),
                   "b": ("agent-available (set_state)", "waiting calls"),
-                  "c": ("arrival that waits (create_call)", "busy agents")}
+                  "c": ("arrival that waits (create_call)", "busy agents"),
+                  "d": ("supervisor's view (realtime)", "busy agents")}
         for key, d in self.samples.items():
             sizes = sorted(d)
             rows = {}
@@ -338,7 +350,7 @@ class Scale:
 def table(res: Json) -> str:
     lines = ["| decision | scale | samples | median µs | p99 µs | Redis µs (median / p99) | "
              "EVALSHA per op |", "|---|---|---|---|---|---|---|"]
-    for key in ("a", "b", "c"):
+    for key in ("a", "b", "c", "d"):
         s = res["summary"][key]
         for size in s["sizes"]:
             r = s["rows"][str(size)]
@@ -348,7 +360,7 @@ def table(res: Json) -> str:
                          f"{r['evalsha_per_op']:g} |")
     lines += ["", "| ratio (large ÷ small) | median | p99 | per-round medians | Redis median "
               "| goal ≤ 1.5× |", "|---|---|---|---|---|---|"]
-    for key in ("a", "b", "c"):
+    for key in ("a", "b", "c", "d"):
         s = res["summary"][key]
         met = s["ratio_median"] <= 1.5 and s["ratio_p99"] <= 1.5
         lines.append(f"| {s['operation']}, {s['sizes'][-1]:,} ÷ {s['sizes'][0]:,} "

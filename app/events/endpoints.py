@@ -24,7 +24,7 @@ def _check_id(field: str, event_id: str | None) -> str | None:
     return event_id
 
 
-def selection(
+async def selection(
     types: Annotated[str | None, Query(
         description="Comma-separated type patterns: `call.offered`, `call.*`, `*`; omit for "
                     "every type.", examples=["call.*,agent.state_changed"])] = None,

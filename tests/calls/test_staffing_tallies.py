@@ -1,7 +1,8 @@
 """The staffing tallies behind a waiting call's estimate (DESIGN §3.6, §6) are kept as agents
 change, so an estimate does not read every logged-in agent. After every step of a random
 walk through the API (configuration changes, state changes, offers rung out, wrap-ups,
-transfers, deletions), what they say equals what reading every logged-in agent says."""
+transfers, deletions), what they say equals what reading every logged-in agent says: in the
+estimate of every waiting call and in the supervisor's view (counts by state included)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,13 @@ async def explained(service: Api, tenant: str, calls: list[str],
     return {i.call.id: i.waiting for i in reply.items if i.waiting is not None}
 
 
+async def supervised(service: Api, tenant: str, exact: bool) -> dict[str, Any]:
+    """The supervisor's view (`realtime`) of every queue: states, counts and estimates."""
+    reply = await service.runtime.store.run(
+        "realtime", tenant, {"report": list(QUEUES), "exact": exact}, queues=list(QUEUES))
+    return reply.details
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_tallies_say_what_reading_every_agent_says(service: Api, seed: int) -> None:
     rng = random.Random(seed)
@@ -97,6 +105,8 @@ async def test_tallies_say_what_reading_every_agent_says(service: Api, seed: int
         read = await explained(service, t.id, calls, exact=True)
         assert tallied == read, f"step {n}"
         compared += len(read)
+        view = await supervised(service, t.id, exact=False)
+        assert view == await supervised(service, t.id, exact=True), f"step {n}"
     assert compared > 300  # the walk kept calls waiting to compare on
 
 

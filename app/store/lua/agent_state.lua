@@ -55,7 +55,7 @@ if to == 'available' then
   end
   if from == 'reserved' then return illegal() end
   if from == to then return finish({agent = live, now = now, unchanged = true}) end
-  set_agent_state(agent_id, live, to, now, reason)
+  set_agent_state(agent_id, live, to, now, reason, false, cfg)
   index_agent(agent_id, live, cfg)
   wake_agent(agent_id, cfg, live)
   return finish({agent = live, now = now})
@@ -63,7 +63,7 @@ end
 -- away or offline, nothing connected
 if from == to then
   if to == 'away' and reason ~= live.reason then
-    set_agent_state(agent_id, live, to, now, reason)
+    set_agent_state(agent_id, live, to, now, reason, false, cfg)
   end
   return finish({agent = live, now = now, unchanged = true})
 end
@@ -73,6 +73,6 @@ for _, r in ipairs(ringing) do
 end
 end_wrap_ups()
 live.after_call = nil
-set_agent_state(agent_id, live, to, now, reason)
+set_agent_state(agent_id, live, to, now, reason, false, cfg)
 index_agent(agent_id, live, cfg)  -- out of every index
 return finish({agent = live, now = now})

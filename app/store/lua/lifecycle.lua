@@ -4,35 +4,6 @@
 
 -- Agents --------------------------------------------------------------------------------------
 
-local function agent_live(agent_id)
-  return load(K_AGENTS, agent_id) or {state = 'offline', missed_in_row = 0}
-end
-
--- Time spent available and in wrap-up is counted per day (the day the state ends), for
--- occupancy; talk time is counted when a call's conversation ends.
-local TIMED_STATES = {available = 'avail_ms', wrap_up = 'wrap_ms'}
-local function set_agent_state(agent_id, live, state, now, reason, unsaved)
-  local before, before_since, before_reason = live.state, live.state_since_ms, live.reason
-  local counter = TIMED_STATES[before]
-  if counter and present(live.state_since_ms) and state ~= before then
-    count(agent_id, now, counter, now - live.state_since_ms)
-  end
-  live.state = state
-  live.state_since_ms = now
-  if state == 'offline' then
-    redis.call('SREM', K_LOGGED, agent_id)
-  else
-    redis.call('SADD', K_LOGGED, agent_id)
-  end
-  if present(reason) then live.reason = reason else live.reason = nil end
-  if state == 'available' then live.idle_since_ms = now end
-  if not unsaved then save(K_AGENTS, agent_id, live) end
-  -- The event closes the previous state's interval on its own (history needs no order).
-  emit('agent.state_changed', now, {agent_id = agent_id, state = state, previous = before,
-    reason = live.reason, idle_since_ms = live.idle_since_ms,
-    previous_since_ms = before_since, previous_reason = before_reason})
-end
-
 -- Staffing tallies: what a waiting call's estimate needs of its queue's agents, kept as the
 -- agents change, so that the estimate reads counts instead of every logged-in agent (its cost
 -- stays flat in the number of agents, DESIGN §6). K_STAFF holds, for each queue q once
@@ -44,6 +15,8 @@ end
 --   x|q|<id>    one agent's share of these, as tokens, so a change applies the difference.
 -- QF[q] holds the ones at work without room, by when they are expected to have room again
 -- (member '<ch>|<wrap-up ms>|<id>', score: (channel index - 1) × 10^15 + that ms).
+-- By state, for the supervisor's view: 'q|s:<state>' its members logged in in each state, and
+-- '*|s:<state>' the tenant's (built with 'built|*'); the agent's state share is 'y|q|<id>'.
 local CH_INDEX = {}
 for i, ch in ipairs(CHANNELS) do CH_INDEX[ch] = i end
 local CH_SPAN = 1e15
@@ -138,34 +111,105 @@ local function tally(agent_id, live, cfg, q, now)
     redis.call('HSET', K_STAFF, 'x|' .. q .. '|' .. agent_id, new)
   end
 end
+-- The agent's state share of `scope` (a queue, or '*' for the tenant) becomes `state`.
+local STATES = {'available', 'reserved', 'busy', 'wrap_up', 'away'}
+local function tally_state(agent_id, state, scope)
+  local field = 'y|' .. scope .. '|' .. agent_id
+  local v = redis.call('HMGET', K_STAFF, 'built|' .. scope, field)
+  if not v[1] then return end
+  local old, new = v[2] or '', (state and state ~= 'offline') and state or ''
+  if old == new then return end
+  if old ~= '' then redis.call('HINCRBY', K_STAFF, scope .. '|s:' .. old, -1) end
+  if new == '' then
+    redis.call('HDEL', K_STAFF, field)
+  else
+    redis.call('HINCRBY', K_STAFF, scope .. '|s:' .. new, 1)
+    redis.call('HSET', K_STAFF, field, new)
+  end
+end
+local function tally_states(agent_id, state, cfg)
+  tally_state(agent_id, state, '*')
+  for _, q in ipairs((cfg or {}).member_of or {}) do tally_state(agent_id, state, q) end
+end
 local function tally_agent(agent_id, live, cfg)
   local now = now_ms()
   for _, q in ipairs((cfg or {}).member_of or {}) do tally(agent_id, live, cfg, q, now) end
+  tally_states(agent_id, live and live.state, cfg)
 end
 
--- Forget queue q's tallies (its next estimate builds them again).
+-- Forget the tallies of queue q (or of the tenant, '*'): its next read builds them again.
 local function drop_tallies(q)
   local fields = {'built|' .. q, q .. '|l'}
   for _, ch in ipairs(CHANNELS) do
     for _, kind in ipairs({'e:', 'a:', 'w:'}) do fields[#fields + 1] = q .. '|' .. kind .. ch end
   end
+  for _, state in ipairs(STATES) do fields[#fields + 1] = q .. '|s:' .. state end
   for _, agent_id in ipairs(redis.call('HKEYS', K_ACFG)) do
     fields[#fields + 1] = 'x|' .. q .. '|' .. agent_id
+    fields[#fields + 1] = 'y|' .. q .. '|' .. agent_id
   end
   for i = 1, #fields, 1000 do  -- (unpack has a limit)
     redis.call('HDEL', K_STAFF, unpack(fields, i, math.min(i + 999, #fields)))
   end
-  redis.call('DEL', QF[q])
+  if q ~= '*' then redis.call('DEL', QF[q]) end
 end
--- Count queue q's agents afresh: once per queue (O(agents)), then kept as they change.
+-- Count the agents of queue q (or of the tenant, '*') afresh: once (O(agents)), then kept as
+-- they change.
 local function build_tallies(q, now)
   drop_tallies(q)
   redis.call('HSET', K_STAFF, 'built|' .. q, 1)
   local cfgs = redis.call('HGETALL', K_ACFG)
   for i = 1, #cfgs, 2 do
     local cfg = cjson.decode(cfgs[i + 1])
-    if member_of(cfg, q) then tally(cfgs[i], load(K_AGENTS, cfgs[i]), cfg, q, now) end
+    if q == '*' or member_of(cfg, q) then
+      local live = load(K_AGENTS, cfgs[i])
+      if q ~= '*' then tally(cfgs[i], live, cfg, q, now) end
+      tally_state(cfgs[i], live and live.state, q)
+    end
   end
+end
+-- A scope's counts by state (the states with anyone in them), built on first use.
+local function tallied_states(scope, now)
+  if not redis.call('HGET', K_STAFF, 'built|' .. scope) then build_tallies(scope, now) end
+  local fields = {}
+  for i, state in ipairs(STATES) do fields[i] = scope .. '|s:' .. state end
+  local v, out = redis.call('HMGET', K_STAFF, unpack(fields)), {}
+  for i, state in ipairs(STATES) do
+    local n = tonumber(v[i] or '0')
+    if n > 0 then out[state] = n end
+  end
+  return out
+end
+
+
+local function agent_live(agent_id)
+  return load(K_AGENTS, agent_id) or {state = 'offline', missed_in_row = 0}
+end
+
+-- Time spent available and in wrap-up is counted per day (the day the state ends), for
+-- occupancy; talk time is counted when a call's conversation ends.
+local TIMED_STATES = {available = 'avail_ms', wrap_up = 'wrap_ms'}
+local function set_agent_state(agent_id, live, state, now, reason, unsaved, cfg)
+  local before, before_since, before_reason = live.state, live.state_since_ms, live.reason
+  local counter = TIMED_STATES[before]
+  if counter and present(live.state_since_ms) and state ~= before then
+    count(agent_id, now, counter, now - live.state_since_ms)
+  end
+  live.state = state
+  live.state_since_ms = now
+  if state == 'offline' then
+    redis.call('SREM', K_LOGGED, agent_id)
+  else
+    redis.call('SADD', K_LOGGED, agent_id)
+  end
+  if present(reason) then live.reason = reason else live.reason = nil end
+  if state == 'available' then live.idle_since_ms = now end
+  if state ~= before then tally_states(agent_id, state, cfg or agent_cfg(agent_id)) end
+  if not unsaved then save(K_AGENTS, agent_id, live) end
+  -- The event closes the previous state's interval on its own (history needs no order).
+  emit('agent.state_changed', now, {agent_id = agent_id, state = state, previous = before,
+    reason = live.reason, idle_since_ms = live.idle_since_ms,
+    previous_since_ms = before_since, previous_reason = before_reason})
 end
 
 -- The per-queue, per-channel indexes of agents with room (common.lua): kept in step with every
@@ -235,7 +279,7 @@ local function restate_agent(agent_id, live, cfg, now, unsaved)
     if talking then state = 'busy' elseif ringing then state = 'reserved' else state = 'wrap_up' end
   end
   if state ~= live.state then
-    set_agent_state(agent_id, live, state, now, reason, unsaved)
+    set_agent_state(agent_id, live, state, now, reason, unsaved, cfg)
   elseif not unsaved then
     save(K_AGENTS, agent_id, live)
   end

@@ -1,16 +1,23 @@
--- Read-only: queues as a supervisor sees them now (DESIGN §3.6): waiting and offered calls,
--- the longest wait, the members at work by state, and the estimated wait of a new call.
--- The counts by state read every logged-in agent of the tenant, once for all the queues.
+-- Queues as a supervisor sees them now (DESIGN §3.6): waiting and offered calls, the longest
+-- wait, the members logged in by state, and the estimated wait of a new call. The counts come
+-- from the tallies (lifecycle.lua), built on first use; REQ.exact reads every logged-in agent
+-- of the tenant instead (tests compare the two).
 local now = now_ms()
 for _, q in ipairs(REQ.report) do want(q) end
 local m = missing()
 if m then return m end
 
-local agents = logged_in_agents()
-local everyone = {}
-for _, a in ipairs(agents) do
-  everyone[a.live.state] = (everyone[a.live.state] or 0) + 1
+local function states_of(scope)
+  if not REQ.exact then return tallied_states(scope, now) end
+  local out = {}
+  for _, a in ipairs(logged_in_agents()) do
+    if scope == '*' or member_of(a.cfg, scope) then
+      out[a.live.state] = (out[a.live.state] or 0) + 1
+    end
+  end
+  return out
 end
+local everyone = states_of('*')
 local out = {}
 for _, q in ipairs(REQ.report) do
   local qc = queue_cfg(q)
@@ -18,14 +25,9 @@ for _, q in ipairs(REQ.report) do
     local waiting = redis.call('ZCARD', QW[q])
     local in_queue = tonumber(redis.call('HGET', K_QLIVE, q) or '0')
     local oldest = redis.call('ZRANGE', QE[q], 0, 0, 'WITHSCORES')
-    local by_state = {}
-    for _, a in ipairs(agents) do
-      if member_of(a.cfg, q) then
-        by_state[a.live.state] = (by_state[a.live.state] or 0) + 1
-      end
-    end
+    local by_state = states_of(q)
     local new_call = {queue = q, channel = REQ.channel or 'voice'}
-    local s = staffing_for(new_call, qc, waiting + 1, now)
+    local s = staffing_for(new_call, qc, waiting + 1, now, REQ.exact)
     out[#out + 1] = {queue = q, waiting = waiting, offered = math.max(in_queue - waiting, 0),
       oldest_entered_ms = oldest[2] and tonumber(oldest[2]) or NULL, agents = by_state,
       agents_logged_in = s.logged_in, agents_eligible = s.eligible,
