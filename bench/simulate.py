@@ -114,9 +114,9 @@ async def once(path: Path, redis_url: str, pings: int = 2000) -> Sample:
 
 
 async def prelude_us(redis_url: str, runs: int = 2000) -> float:
-    """Redis's time per script for the shared prelude alone (common.lua and lifecycle.lua,
-    then `return 1`), with a tenant's keys and a small request: what every script pays before
-    its verb runs."""
+    """Redis's time per script for the shared prelude alone (common.lua, staffing.lua and
+    lifecycle.lua, then `return 1`), with a tenant's keys and a small request: what every script
+    pays before its verb runs."""
     client = Redis.from_url(redis_url)
     lua = files("app.store") / "lua"
     source = "\n".join((lua / name).read_text() for name in PRELUDE) + "\nreturn 1"

@@ -21,7 +21,7 @@ from app.store.records import Reply, Waiting
 
 
 def estimated_wait_s(waiting: Waiting | None) -> float | None:
-    """The engine's estimate (app/store/lua/lifecycle.lua `staffing_for`), in seconds; None
+    """The engine's estimate (app/store/lua/staffing.lua `staffing_for`), in seconds; None
     while the queue has no handle times yet or nobody eligible is at work."""
     if waiting is None or waiting.estimate_ms is None:
         return None

@@ -1,13 +1,13 @@
 """The Lua scripts and the one way to run them.
 
-Every script is `lua/common.lua` and `lua/lifecycle.lua` followed by its verb file, run by
-its SHA1. A server (or cluster node) that does not have it, after a restart or a failover,
-answers NOSCRIPT; the script then runs once in full with EVAL, which also caches it there.
-A script that needs a queue's keys it was not given answers `need` without writing;
-`Store.run` adds them and asks again. An agent's queues are remembered per process, and so
-is the agent of a call this process saw offered or connected (a request about a call names
-only the call, but ending it frees its agent, whose queues the script needs), so the common
-case is one round trip.
+Every script is `lua/common.lua`, `lua/staffing.lua` and `lua/lifecycle.lua` followed by its
+verb file, run by its SHA1. A server (or cluster node) that does not have it, after a restart
+or a failover, answers NOSCRIPT; the script then runs once in full with EVAL, which also
+caches it there. A script that needs a queue's keys it was not given answers `need` without
+writing; `Store.run` adds them and asks again. An agent's queues are remembered per process,
+and so is the agent of a call this process saw offered or connected (a request about a call
+names only the call, but ending it frees its agent, whose queues the script needs), so the
+common case is one round trip.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class TenantNotProjected(Exception):
     """Redis has no trace of the tenant (first use by this Redis, or a restart without AOF)."""
 
 
-PRELUDE = ("common.lua", "lifecycle.lua")
+PRELUDE = ("common.lua", "staffing.lua", "lifecycle.lua")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 -- Shared prelude of every Switchboard script: keys, helpers, requirements, timers, candidates
--- and wake-ups. A script is this file, then lifecycle.lua, then one verb.
+-- and wake-ups. A script is this file, then staffing.lua and lifecycle.lua, then one verb.
 --
 -- KEYS: the tenant's fixed keys (see app/store/keys.py, same order), then, for every queue id
 -- listed in REQ.queues, that queue's waiting-calls zset and one available-agents zset per

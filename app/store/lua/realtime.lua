@@ -1,6 +1,6 @@
 -- Queues as a supervisor sees them now (DESIGN §3.6): waiting and offered calls, the longest
 -- wait, the members logged in by state, and the estimated wait of a new call. The counts come
--- from the tallies (lifecycle.lua), built on first use; REQ.exact reads every logged-in agent
+-- from the tallies (staffing.lua), built on first use; REQ.exact reads every logged-in agent
 -- of the tenant instead (tests compare the two).
 local now = now_ms()
 for _, q in ipairs(REQ.report) do want(q) end
