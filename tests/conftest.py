@@ -34,6 +34,13 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A PostgreSQL database of the test's own, empty (for `switchboard serve` processes, which
+    migrate it themselves)."""
+    yield from fresh_postgres()
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sql') / 'switchboard.db'}"

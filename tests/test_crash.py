@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -33,7 +32,7 @@ from tests.processes import (
     tear_down,
     wind_down,
 )
-from tests.support import REDIS_URL, Api, fresh_postgres, unique
+from tests.support import REDIS_URL, Api, unique
 
 AGENTS = [f"agent-{i:02d}" for i in range(20)]
 LIVE_STATES = {"queued", "offered", "connected", "completed", "abandoned", "timed_out"}
@@ -41,11 +40,6 @@ LIVE_STATES = {"queued", "offered", "connected", "completed", "abandoned", "time
 BEHAVIOUR = Behaviour(queues={"q": 1.0}, abandon_p=0.1, talk_s=(0.2, 1.0), retry_s=25)
 ENV = {"SWITCHBOARD_RECONCILE_INTERVAL_S": "0.5"}
 GRACE_MS = 1_000  # the timer sweep runs every 100 ms
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    yield from fresh_postgres()
 
 
 async def _setup(http: httpx.AsyncClient, tenant_id: str) -> str:

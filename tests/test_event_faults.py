@@ -8,26 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
-import pytest
 from sqlalchemy.engine import make_url
 
 from tests.processes import ServerProcess, free_port, one_agent_tenant, until
-from tests.support import REDIS_URL, TenantApi, forget_tenants, fresh_postgres
+from tests.support import REDIS_URL, TenantApi, forget_tenants
 from tests.webhooks.receiver import Receiver, receiver
 
 FAST = {"SWITCHBOARD_HISTORY_INTERVAL_S": "0.05", "SWITCHBOARD_WEBHOOK_INTERVAL_S": "0.05",
         "SWITCHBOARD_WEBHOOK_BACKOFF_BASE_S": "0.1", "SWITCHBOARD_WEBHOOK_BACKOFF_MAX_S": "0.5",
         "SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE": "true"}
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    yield from fresh_postgres()
 
 
 class Proxy:

@@ -14,7 +14,6 @@ import asyncio
 import random
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -35,7 +34,7 @@ from tests.processes import (
     until,
     wind_down,
 )
-from tests.support import REDIS_URL, Api, Json, fresh_postgres, unique
+from tests.support import REDIS_URL, Api, Json, unique
 from tests.webhooks.receiver import Receiver, receiver
 
 AGENTS = [f"agent-{i:02d}" for i in range(24)]
@@ -49,11 +48,6 @@ ENV = {"SWITCHBOARD_RECONCILE_INTERVAL_S": "0.5", "SWITCHBOARD_WEBHOOK_ALLOW_PRI
 # replica closed it (seen as a close or a reset): the request never ran, and the client sends it
 # again elsewhere. A timeout would mean a request the replica took and never answered.
 RETRYABLE = ("ConnectError", "RemoteProtocolError", "ReadError")
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    yield from fresh_postgres()
 
 
 async def set_up(http: httpx.AsyncClient, tenant_id: str, hooks: Receiver) -> tuple[str, str]:
