@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))  # `app` and `bench` importable when run as a scri
 import asyncpg  # noqa: E402
 import uvloop  # noqa: E402
 
-from bench.common import free_port, pct  # noqa: E402
+from bench.common import HOST, free_port, pct  # noqa: E402
+from bench.loadgen import http_request  # noqa: E402
 
-HOST = "127.0.0.1"
 ADMIN_TOKEN = "bench-admin-" + secrets.token_hex(8)
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -156,13 +156,7 @@ class Conn:
 
 
 def request(method: str, path: str, body: Any = None, token: str | None = None) -> bytes:
-    payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}"]
-    if token:
-        lines.append(f"Authorization: Bearer {token}")
-    if body is not None:
-        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+    return http_request(method, path, HOST, body, token)
 
 
 class Client:

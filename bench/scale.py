@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -250,6 +251,23 @@ class Scale:
         if view.state != "queued":
             raise RuntimeError(f"b{size}: the refill call was not left waiting ({view.state})")
 
+    async def waiting_and_view(self, size: int) -> None:
+        await self.waiting_arrival(size)
+        await self.supervisor_view(size)
+
+    async def alternate(self, sizes: list[int], count: int, r: int,
+                        operation: Callable[[int], Awaitable[None]]) -> None:
+        """`count` operations per size, the sizes alternating in blocks of `--block`, the order
+        flipped every round, so that noise hits every size alike."""
+        order = sizes if r % 2 == 0 else list(reversed(sizes))
+        done = 0
+        while done < count:
+            k = min(self.args.block, count - done)
+            for size in order:
+                for _ in range(k):
+                    await operation(size)
+            done += k
+
     async def run(self) -> None:
         a = self.args
         await self.slow.enable()
@@ -262,45 +280,21 @@ class Scale:
                 await self.agent_available(m, i)
         for n in a.busy:
             for _ in range(20):
-                await self.waiting_arrival(n)
-                await self.supervisor_view(n)
+                await self.waiting_and_view(n)
         for key in ("a", "b", "c", "d"):
             for v in self.samples[key].values():
                 for lst in v.values():
                     lst.clear()
         self.sizes_before = await self.check_sizes()
-        counter = 0
+        turns = itertools.count()  # which of the b-tenant agents comes back next
         for r in range(a.rounds):
             before = {k: {s: len(v["wall_us"]) for s, v in d.items()}
                       for k, d in self.samples.items()}
             t0 = time.monotonic()
-            # Alternate sizes in blocks, the order flipped every round.
-            order_a = a.agents if r % 2 == 0 else list(reversed(a.agents))
-            order_b = a.waiting if r % 2 == 0 else list(reversed(a.waiting))
-            done = 0
-            while done < a.arrivals:
-                k = min(a.block, a.arrivals - done)
-                for n in order_a:
-                    for _ in range(k):
-                        await self.arrival(n)
-                done += k
-            done = 0
-            while done < a.takes:
-                k = min(a.block, a.takes - done)
-                for m in order_b:
-                    for _ in range(k):
-                        await self.agent_available(m, counter)
-                        counter += 1
-                done += k
-            order_c = a.busy if r % 2 == 0 else list(reversed(a.busy))
-            done = 0
-            while done < a.waits:
-                k = min(a.block, a.waits - done)
-                for n in order_c:
-                    for _ in range(k):
-                        await self.waiting_arrival(n)
-                        await self.supervisor_view(n)
-                done += k
+            await self.alternate(a.agents, a.arrivals, r, self.arrival)
+            await self.alternate(a.waiting, a.takes, r,
+                                 lambda m: self.agent_available(m, next(turns)))
+            await self.alternate(a.busy, a.waits, r, self.waiting_and_view)
             row: Json = {"round": r + 1, "seconds": round(time.monotonic() - t0, 1),
                          "load_avg": [round(x, 2) for x in os.getloadavg()]}
             for key, d in self.samples.items():
