@@ -87,7 +87,7 @@ async def events_and_first_timer(
     pipe.xrange(keys.key(tenant, "events"), min=f"({after}", max="+", count=limit)
     pipe.zrange(keys.key(tenant, "timers"), 0, 0, withscores=True)
     rows, first = await pipe.execute()
-    return stored_events(rows), (str(first[0][0]), round(float(first[0][1]))) if first else None
+    return stored_events(rows), _first_timer(first)
 
 
 async def last_event_id(redis: Redis, tenant: str) -> str:
@@ -140,6 +140,11 @@ async def mark_projected(redis: Redis, tenant: str) -> None:
 
 async def first_timer(redis: Redis, tenant: str) -> tuple[str, int] | None:
     rows: list[Any] = await redis.zrange(keys.key(tenant, "timers"), 0, 0, withscores=True)
+    return _first_timer(rows)
+
+
+def _first_timer(rows: list[Any]) -> tuple[str, int] | None:
+    """The member and due ms of `ZRANGE timers 0 0 WITHSCORES`, or None."""
     return (str(rows[0][0]), round(float(rows[0][1]))) if rows else None
 
 

@@ -26,7 +26,7 @@ local function set_agent_state(agent_id, live, state, now, reason, unsaved, cfg)
   end
   if present(reason) then live.reason = reason else live.reason = nil end
   if state == 'available' then live.idle_since_ms = now end
-  if state ~= before then tally_states(agent_id, state, cfg or agent_cfg(agent_id)) end
+  if state ~= before then tally_states(agent_id, state, cfg) end
   if not unsaved then save(K_AGENTS, agent_id, live) end
   -- The event closes the previous state's interval on its own (history needs no order).
   emit('agent.state_changed', now, {agent_id = agent_id, state = state, previous = before,
@@ -75,6 +75,7 @@ local function unindex_agent(agent_id, live, cfg)
   end
   live.ix = ix
   tally_agent(agent_id, nil, cfg)
+  tally_states(agent_id, nil, cfg)
 end
 -- Is the agent in the index a call of this queue and channel is routed from?
 local function indexed(agent_id, live, q, channel)

@@ -132,10 +132,11 @@ local function tally_states(agent_id, state, cfg)
   tally_state(agent_id, state, '*')
   for _, q in ipairs((cfg or {}).member_of or {}) do tally_state(agent_id, state, q) end
 end
+-- The agent's shares of its queues' counts (not by state: set_agent_state keeps those, and a
+-- change of configuration moves them, below).
 local function tally_agent(agent_id, live, cfg)
   local now = now_ms()
   for _, q in ipairs((cfg or {}).member_of or {}) do tally(agent_id, live, cfg, q, now) end
-  tally_states(agent_id, live and live.state, cfg)
 end
 
 -- Forget the tallies of queue q (or of the tenant, '*'): its next read builds them again.

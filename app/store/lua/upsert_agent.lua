@@ -31,5 +31,6 @@ if not live then
 end
 emit('agent.updated', now, {agent_id = agent_id, config = cfg})
 index_agent(agent_id, live, cfg)
+tally_states(agent_id, live.state, cfg)  -- by state, in its queues as they are now
 if live.state == 'available' then wake_agent(agent_id, cfg, live) end
 return done({now = now})
